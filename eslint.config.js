@@ -1,0 +1,21 @@
+import neostandard from 'neostandard'
+import tseslint from 'typescript-eslint'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**'] }),
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname }
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error'
+    }
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'no-console': 'error' }
+  }
+]

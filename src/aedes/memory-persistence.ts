@@ -1,0 +1,51 @@
+/**
+ * In-memory persistence for standalone mode: aedes-persistence's memory store plus the
+ * one thing it does not track, whether a persistent session exists at all (a session
+ * with no subscriptions is still a session, [MQTT-3.2.2-2]).
+ */
+import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
+
+export class StandalonePersistence extends MemoryPersistence {
+  /** Client ids that have a persistent (clean session 0) session. */
+  readonly #sessions = new Set<string>()
+  /** Answer for the CONNACK being built, per client id. */
+  readonly #present = new Map<string, boolean>()
+
+  /** aedes calls this only for clean session 0, just before it sends CONNACK. */
+  override async subscriptionsByClient (client: { id: string }): Promise<unknown[]> {
+    this.#present.set(client.id, this.#sessions.has(client.id))
+    this.#sessions.add(client.id)
+    return await super.subscriptionsByClient(client)
+  }
+
+  /** aedes calls this only for clean session 1: the previous session ends [MQTT-3.1.2-6]. */
+  override async cleanSubscriptions (client: { id: string }): Promise<void> {
+    this.#sessions.delete(client.id)
+    this.#present.delete(client.id)
+    await super.cleanSubscriptions(client)
+  }
+
+  /** Retained topics, counted for metrics. */
+  readonly #retainedTopics = new Set<string>()
+
+  override async storeRetained (packet: { topic: string, payload: Buffer }): Promise<void> {
+    await super.storeRetained(packet)
+    if (packet.payload.length === 0) this.#retainedTopics.delete(packet.topic)
+    else this.#retainedTopics.add(packet.topic)
+  }
+
+  get retainedCount (): number {
+    return this.#retainedTopics.size
+  }
+
+  readonly sessionPresence = (clientId: string): boolean | undefined => {
+    const present = this.#present.get(clientId)
+    this.#present.delete(clientId)
+    return present
+  }
+
+  /** Number of persistent sessions held (connected or not). */
+  get sessionCount (): number {
+    return this.#sessions.size
+  }
+}

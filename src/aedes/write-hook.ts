@@ -1,0 +1,63 @@
+/**
+ * One observation point on every packet aedes writes: mqtt-packet's writeToStream.
+ *
+ * - CONNACK Session Present, decided by slotmq's session store: aedes 1.2.0 sets it only
+ *   when the stored session has subscriptions, but a persistent session without
+ *   subscriptions is still a session [MQTT-3.2.2-2], and aedes builds the CONNACK inside
+ *   its connect handler with no hook in between.
+ * - Outgoing PUBLISH counts for metrics: what was really written, after every filter.
+ *
+ * Observers are registered per aedes instance, so several brokers in one process (tests)
+ * keep their own answers and counts; packets of other mqtt-packet users pass untouched.
+ */
+import { createRequire } from 'node:module'
+import type { Aedes } from 'aedes'
+
+export interface WriteObserver {
+  /** Whether a session existed for this client id when it connected, if known. */
+  sessionPresent: (clientId: string) => boolean | undefined
+  /** Called for every PUBLISH written to a client. */
+  publishSent: (qos: number) => void
+}
+
+interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number }
+interface StreamWithClient { client?: { id: string | null, broker: Aedes } }
+type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: unknown) => boolean
+
+const observers = new WeakMap<Aedes, WriteObserver>()
+let installed = false
+
+export function registerWriteObserver (broker: Aedes, observer: WriteObserver): void {
+  installHook()
+  observers.set(broker, observer)
+}
+
+function installHook (): void {
+  if (installed) return
+  const mqttPacket = sharedMqttPacket()
+  const writeToStream = mqttPacket.writeToStream
+  mqttPacket.writeToStream = function observedWriteToStream (packet, stream, opts) {
+    const client = stream.client
+    const observer = client === undefined ? undefined : observers.get(client.broker)
+    if (observer !== undefined && client !== undefined) {
+      if (packet.cmd === 'publish') {
+        observer.publishSent(packet.qos ?? 0)
+      } else if (packet.cmd === 'connack' && packet.returnCode === 0 && client.id !== null &&
+        observer.sessionPresent(client.id) === true) {
+        packet.sessionPresent = true
+      }
+    }
+    return writeToStream.call(this, packet, stream, opts)
+  }
+  installed = true
+}
+
+/** The mqtt-packet instance aedes uses; it must be the one this module wraps. */
+function sharedMqttPacket (): { writeToStream: WriteToStream } {
+  const ours = createRequire(import.meta.url)
+  const fromAedes = createRequire(ours.resolve('aedes')).resolve('mqtt-packet')
+  if (fromAedes !== ours.resolve('mqtt-packet')) {
+    throw new Error(`aedes resolves its own mqtt-packet (${fromAedes}); slotmq cannot observe its writes`)
+  }
+  return ours('mqtt-packet') as { writeToStream: WriteToStream }
+}

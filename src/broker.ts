@@ -1,0 +1,157 @@
+/**
+ * createBroker wires one slotmq node: aedes with slotmq's conformance fixes, the state
+ * store (in memory in standalone mode), the listeners and the metrics.
+ */
+import { randomBytes } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { Aedes, type Client } from 'aedes'
+import type { Config } from './config.js'
+import { BrokerError, ERR } from './errors.js'
+import type { Logger } from './logger.js'
+import { classifyClientError } from './client-errors.js'
+import { createConnectPolicy } from './aedes/connect-policy.js'
+import { installDeliveryFixes } from './aedes/delivery.js'
+import { internals } from './aedes/internals.js'
+import { StandalonePersistence } from './aedes/memory-persistence.js'
+import { guardParser } from './aedes/parser-guards.js'
+import { registerWriteObserver } from './aedes/write-hook.js'
+import { createMetrics, type BrokerMetrics } from './metrics.js'
+import { Connections } from './listeners/connections.js'
+import { startHttpListener } from './listeners/http.js'
+import type { BoundAddress } from './listeners/listen.js'
+import { startTcpListener, type Listener } from './listeners/tcp.js'
+import { startWsListener } from './listeners/ws.js'
+import { VERSION } from './version.js'
+
+export interface Broker {
+  readonly nodeId: string
+  /** aedes' broker id: fresh on every start, even with a configured nodeId (aedes#754, #775). */
+  readonly brokerId: string
+  readonly mode: 'standalone'
+  readonly mqtt: BoundAddress
+  readonly ws: BoundAddress | undefined
+  readonly http: BoundAddress | undefined
+  readonly aedes: Aedes
+  readonly metrics: BrokerMetrics
+  /** Stops accepting, closes every client, releases the ports. Safe to call twice. */
+  close: () => Promise<void>
+}
+
+export async function createBroker (config: Config, deps: { log: Logger }): Promise<Broker> {
+  if (config.redis.length > 0) {
+    throw new BrokerError(ERR.REDIS_MODE, 'Redis modes are not available in this build yet: unset SLOTMQ_REDIS to run standalone')
+  }
+  const log = deps.log.child({ module: 'broker' })
+  const brokerId = `${config.nodeId}~${randomBytes(4).toString('hex')}`
+  const persistence = new StandalonePersistence()
+  const policy = createConnectPolicy()
+  const aedes = new Aedes({
+    id: brokerId,
+    persistence,
+    connectTimeout: config.mqtt.connectTimeoutMs,
+    preConnect: policy.preConnect,
+    authenticate: policy.authenticate
+  })
+  const connections = new Connections()
+  const metrics = createMetrics({
+    nodeId: config.nodeId,
+    version: VERSION,
+    mode: 'standalone',
+    connectedClients: () => aedes.connectedClients,
+    subscriptions: () => countSubscriptions(aedes),
+    retainedMessages: () => persistence.retainedCount,
+    persistentSessions: () => persistence.sessionCount,
+    bytes: () => connections.bytes()
+  })
+  observe(aedes, log, metrics)
+  const fixes = installDeliveryFixes(aedes)
+  registerWriteObserver(aedes, {
+    sessionPresent: persistence.sessionPresence,
+    publishSent: (qos) => metrics.messagesSent.inc({ qos: String(qos) })
+  })
+  await aedes.listen()
+
+  const handle = (stream: Duplex, req?: IncomingMessage): void => {
+    const client = internals(aedes.handle(stream, req))
+    guardParser(client._parser, config.mqtt.maxPacketSize)
+    fixes.onClient(client)
+  }
+
+  let closing = false
+  const listeners: Listener[] = []
+  const listenerLog = deps.log.child({ module: 'listener' })
+  const host = config.host
+  try {
+    const mqtt = await startTcpListener({ host, port: config.mqtt.port, log: listenerLog, connections, handle })
+    listeners.push(mqtt)
+    const ws = config.ws.port === 'off'
+      ? undefined
+      : await startWsListener({ host, port: config.ws.port, log: listenerLog, connections, handle })
+    if (ws !== undefined) listeners.push(ws)
+    const http = config.http.port === 'off'
+      ? undefined
+      : await startHttpListener({
+        host,
+        port: config.http.port,
+        log: listenerLog,
+        registry: metrics.registry,
+        checks: [
+          { name: 'listeners', ok: () => !closing },
+          { name: 'broker', ok: () => !aedes.closed }
+        ]
+      })
+
+    const close = async (): Promise<void> => {
+      if (closing) return
+      closing = true
+      log.info({ clients: aedes.connectedClients }, 'broker closing')
+      const stopped = Promise.all(listeners.map(async l => await l.close()))
+      await new Promise<void>(resolve => aedes.close(() => resolve()))
+      connections.destroyAll()
+      await stopped
+      await http?.close()
+      log.info('broker closed')
+    }
+    log.info({ brokerId, mode: 'standalone', version: VERSION }, 'broker started')
+    return { nodeId: config.nodeId, brokerId, mode: 'standalone', mqtt: mqtt.address, ws: ws?.address, http: http?.address, aedes, metrics, close }
+  } catch (err) {
+    await Promise.all(listeners.map(async l => await l.close()))
+    await new Promise<void>(resolve => aedes.close(() => resolve()))
+    throw err
+  }
+}
+
+function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): void {
+  const clientLog = log.child({ module: 'client' })
+  aedes.on('client', (client: Client) => {
+    metrics.connections.inc()
+    clientLog.debug({ clientId: client.id, clean: client.clean, version: client.version }, 'client connected')
+  })
+  aedes.on('clientDisconnect', (client: Client) => clientLog.debug({ clientId: client.id }, 'client disconnected'))
+  aedes.on('publish', (packet, client) => {
+    if (client !== null && client !== undefined) metrics.messagesReceived.inc({ qos: String(packet.qos) })
+  })
+  const onClientError = (client: Client, err: Error): void => {
+    const problem = classifyClientError(err)
+    metrics.clientErrors.inc({ reason: problem.reason })
+    if (problem.droppedPublish) metrics.messagesDropped.inc({ reason: problem.reason })
+    const remote = (client.conn as { remoteAddress?: string }).remoteAddress
+    clientLog[problem.level]({ clientId: client.id, remote, reason: problem.reason, err: { message: err.message } }, 'client connection closed on error')
+  }
+  aedes.on('clientError', onClientError)
+  aedes.on('connectionError', onClientError)
+  aedes.on('keepaliveTimeout', (client: Client) => clientLog.info({ clientId: client.id }, 'client keepalive timeout'))
+  ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
+}
+
+function countSubscriptions (aedes: Aedes): number {
+  let n = 0
+  const clients = (aedes as unknown as { clients: Record<string, Client> }).clients
+  for (const id in clients) {
+    const client = clients[id]
+    if (client !== undefined) n += Object.keys(internals(client).subscriptions).length
+  }
+  return n
+}

@@ -1,0 +1,191 @@
+/**
+ * Configuration: one schema gives the TypeScript type, the runtime validation, the
+ * README table and the `--help` text. Precedence: defaults < config file < environment
+ * variables < command-line flags. This is the only module that interprets `process.env`
+ * (main.ts passes it in), so loadConfig is a pure function and easy to test.
+ */
+import { randomBytes } from 'node:crypto'
+import { z } from 'zod'
+import { BrokerError, ERR } from './errors.js'
+
+const port = z.coerce.number().int().min(0).max(65535)
+/** A listener port, or `off` to disable the listener. 0 picks a free port. */
+const optionalPort = z.union([z.literal('off'), port])
+const positiveInt = z.coerce.number().int().positive()
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1 to 64 of A-Z a-z 0-9 . _ -')
+const redisSeed = z.string().refine(isRedisSeed, 'expected host:port, redis://… or rediss://…')
+const redisSeeds = z.preprocess(
+  (v) => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s.length > 0) : v,
+  z.array(redisSeed)
+)
+
+/** Every setting: where it lives in the config file, its env variable, flag, schema and doc. */
+export const SETTINGS = [
+  { key: 'host', env: 'SLOTMQ_HOST', flag: 'host', schema: z.string().min(1), default: '0.0.0.0', description: 'Address every listener binds to.' },
+  { key: 'mqtt.port', env: 'SLOTMQ_MQTT_PORT', flag: 'mqtt-port', schema: port, default: 1883, description: 'MQTT over TCP port (0 picks a free port).' },
+  { key: 'ws.port', env: 'SLOTMQ_WS_PORT', flag: 'ws-port', schema: optionalPort, default: 8083, description: 'MQTT over WebSocket port, path /mqtt (`off` disables it).' },
+  { key: 'http.port', env: 'SLOTMQ_HTTP_PORT', flag: 'http-port', schema: optionalPort, default: 8888, description: 'HTTP port for /health, /ready and /metrics (`off` disables it).' },
+  { key: 'nodeId', env: 'SLOTMQ_NODE_ID', flag: 'node-id', schema: nodeId.optional(), default: undefined, description: 'Name of this broker node; default: a fresh id per process start.' },
+  { key: 'redis', env: 'SLOTMQ_REDIS', flag: 'redis', schema: redisSeeds, default: [], description: 'Comma-separated Redis seeds (host:port, redis:// or rediss:// URLs); empty means standalone.' },
+  { key: 'log.level', env: 'SLOTMQ_LOG_LEVEL', flag: 'log-level', schema: logLevel, default: 'info', description: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
+  { key: 'mqtt.maxPacketSize', env: 'SLOTMQ_MQTT_MAX_PACKET_SIZE', flag: 'mqtt-max-packet-size', schema: positiveInt.max(268435455), default: 1048576, description: 'Largest MQTT packet accepted, in bytes; a larger one closes that connection.' },
+  { key: 'mqtt.connectTimeoutMs', env: 'SLOTMQ_MQTT_CONNECT_TIMEOUT_MS', flag: 'mqtt-connect-timeout-ms', schema: positiveInt, default: 30000, description: 'Time a new connection has to send CONNECT.' },
+  { key: 'shutdown.timeoutMs', env: 'SLOTMQ_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', schema: positiveInt, default: 10000, description: 'Longest a graceful shutdown waits before exiting anyway.' }
+] as const satisfies readonly SettingSpec[]
+
+interface SettingSpec {
+  key: string
+  env: string
+  flag: string
+  schema: z.ZodType
+  default: unknown
+  description: string
+}
+
+export interface Config {
+  readonly host: string
+  readonly mqtt: { readonly port: number, readonly maxPacketSize: number, readonly connectTimeoutMs: number }
+  readonly ws: { readonly port: number | 'off' }
+  readonly http: { readonly port: number | 'off' }
+  readonly nodeId: string
+  readonly redis: readonly string[]
+  readonly log: { readonly level: z.infer<typeof logLevel> }
+  readonly shutdown: { readonly timeoutMs: number }
+}
+
+/** Raw values by setting key, before validation. */
+type RawValues = Map<string, unknown>
+
+export interface ConfigSources {
+  /** Environment variables (main.ts passes process.env). */
+  env?: Record<string, string | undefined>
+  /** Flags already split by the CLI: flag name (without --) to value. */
+  flags?: Record<string, string | undefined>
+  /** Parsed contents of the --config file, if one was given. */
+  file?: unknown
+  /** Name of the config file, used in error messages. */
+  fileName?: string
+}
+
+/**
+ * Builds the effective configuration from every source, or throws a BrokerError
+ * (ERR_CONFIG) whose `problems` lists every invalid key with its source.
+ */
+export function loadConfig (sources: ConfigSources): Config {
+  const problems: string[] = []
+  const raw: RawValues = new Map()
+  const origin = new Map<string, string>()
+
+  if (sources.file !== undefined) {
+    const where = `config file ${sources.fileName ?? ''}`.trim()
+    if (sources.file === null || typeof sources.file !== 'object' || Array.isArray(sources.file)) {
+      problems.push(`${where}: expected a JSON object`)
+    } else {
+      collectFileValues(sources.file as Record<string, unknown>, '', raw, origin, where, problems)
+    }
+  }
+  for (const s of SETTINGS) {
+    const fromEnv = sources.env?.[s.env]
+    if (fromEnv !== undefined && fromEnv !== '') {
+      raw.set(s.key, fromEnv)
+      origin.set(s.key, `env ${s.env}`)
+    }
+    const fromFlag = sources.flags?.[s.flag]
+    if (fromFlag !== undefined) {
+      raw.set(s.key, fromFlag)
+      origin.set(s.key, `flag --${s.flag}`)
+    }
+  }
+
+  const values = new Map<string, unknown>()
+  for (const s of SETTINGS) {
+    if (!raw.has(s.key)) {
+      values.set(s.key, s.default)
+      continue
+    }
+    const result = s.schema.safeParse(raw.get(s.key))
+    if (result.success) {
+      values.set(s.key, result.data)
+    } else {
+      const why = result.error.issues.map(i => i.message).join('; ')
+      problems.push(`${s.key} (${origin.get(s.key) ?? 'default'}): ${why}`)
+    }
+  }
+  if (problems.length > 0) {
+    throw new BrokerError(ERR.CONFIG, 'invalid configuration', { problems })
+  }
+
+  const get = <T>(key: string): T => values.get(key) as T
+  return deepFreeze({
+    host: get<string>('host'),
+    mqtt: {
+      port: get<number>('mqtt.port'),
+      maxPacketSize: get<number>('mqtt.maxPacketSize'),
+      connectTimeoutMs: get<number>('mqtt.connectTimeoutMs')
+    },
+    ws: { port: get<number | 'off'>('ws.port') },
+    http: { port: get<number | 'off'>('http.port') },
+    // aedes#754/#775: identities must not repeat across process starts, so the
+    // default is random; a configured nodeId is still suffixed inside broker.ts.
+    nodeId: get<string | undefined>('nodeId') ?? `node-${randomBytes(4).toString('hex')}`,
+    redis: get<string[]>('redis'),
+    log: { level: get<Config['log']['level']>('log.level') },
+    shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') }
+  })
+}
+
+function collectFileValues (
+  obj: Record<string, unknown>,
+  prefix: string,
+  raw: RawValues,
+  origin: Map<string, string>,
+  where: string,
+  problems: string[]
+): void {
+  for (const [name, value] of Object.entries(obj)) {
+    const key = prefix + name
+    if (SETTINGS.some(s => s.key === key)) {
+      raw.set(key, value)
+      origin.set(key, where)
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value) &&
+      SETTINGS.some(s => s.key.startsWith(key + '.'))) {
+      collectFileValues(value as Record<string, unknown>, key + '.', raw, origin, where, problems)
+    } else {
+      problems.push(`${key} (${where}): unknown setting`)
+    }
+  }
+}
+
+function isRedisSeed (seed: string): boolean {
+  if (/^rediss?:\/\//.test(seed)) {
+    try {
+      const url = new URL(seed)
+      return url.hostname.length > 0
+    } catch {
+      return false
+    }
+  }
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s/]+):(\d{1,5})$/.exec(seed)
+  return m !== null && Number(m[2]) > 0 && Number(m[2]) <= 65535
+}
+
+/** The configuration as it may be logged: credentials inside Redis URLs are masked. */
+export function redactConfig (config: Config): Record<string, unknown> {
+  return { ...config, redis: config.redis.map(redactRedisSeed) }
+}
+
+function redactRedisSeed (seed: string): string {
+  if (!/^rediss?:\/\//.test(seed)) return seed
+  const url = new URL(seed)
+  if (url.password !== '') url.password = '***'
+  return url.toString()
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

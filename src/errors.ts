@@ -1,0 +1,34 @@
+/**
+ * Error codes, in one catalogue (fastify's FST_ERR_* idea). Expected races and
+ * protocol outcomes are results, not errors; these are for what stops an operation.
+ */
+export const ERR = {
+  CONFIG: 'ERR_CONFIG',
+  CONFIG_FILE: 'ERR_CONFIG_FILE',
+  USAGE: 'ERR_USAGE',
+  LISTEN: 'ERR_LISTEN',
+  REDIS_MODE: 'ERR_REDIS_MODE'
+} as const
+
+export type ErrorCode = typeof ERR[keyof typeof ERR]
+
+export interface BrokerErrorDetails {
+  /** Every problem found, for errors that collect several (configuration). */
+  problems?: string[]
+  cause?: unknown
+}
+
+export class BrokerError extends Error {
+  readonly code: ErrorCode
+  readonly problems: readonly string[]
+
+  constructor (code: ErrorCode, message: string, details: BrokerErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'BrokerError'
+    this.code = code
+    this.problems = details.problems ?? []
+  }
+}
+
+/** Exit status for configuration and usage errors (as documented in README and --help). */
+export const EXIT_CONFIG = 2

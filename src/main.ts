@@ -1,0 +1,76 @@
+/**
+ * Process entry: command line → configuration → logger → broker → signal handling.
+ */
+import { readFileSync } from 'node:fs'
+import { helpText, parseCommandLine, type CommandLine } from './cli.js'
+import { loadConfig, redactConfig, type Config } from './config.js'
+import { createBroker } from './broker.js'
+import { BrokerError, ERR, EXIT_CONFIG } from './errors.js'
+import { createLogger } from './logger.js'
+import { VERSION } from './version.js'
+
+export async function main (argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  let commandLine: CommandLine
+  let config: Config
+  try {
+    commandLine = parseCommandLine(argv)
+    if (commandLine.command === 'help') {
+      process.stdout.write(helpText())
+      return 0
+    }
+    if (commandLine.command === 'version') {
+      process.stdout.write(`slotmq ${VERSION}\n`)
+      return 0
+    }
+    config = loadConfig({ env, flags: commandLine.flags, ...readConfigFile(commandLine.configFile) })
+  } catch (err) {
+    return reportStartupError(err)
+  }
+
+  const log = createLogger({ level: config.log.level, nodeId: config.nodeId })
+  log.info({ config: redactConfig(config) }, 'effective configuration')
+  let broker
+  try {
+    broker = await createBroker(config, { log })
+  } catch (err) {
+    log.fatal({ err }, 'broker failed to start')
+    return err instanceof BrokerError && err.code === ERR.REDIS_MODE ? EXIT_CONFIG : 1
+  }
+
+  const signal = await new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+    process.once('SIGINT', () => resolve('SIGINT'))
+  })
+  log.info({ signal }, 'shutting down')
+  const timer = setTimeout(() => {
+    log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out')
+    process.exit(1)
+  }, config.shutdown.timeoutMs)
+  timer.unref()
+  await broker.close()
+  clearTimeout(timer)
+  return 0
+}
+
+function readConfigFile (path: string | undefined): { file?: unknown, fileName?: string } {
+  if (path === undefined) return {}
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new BrokerError(ERR.CONFIG_FILE, `cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    return { file: JSON.parse(text), fileName: path }
+  } catch (err) {
+    throw new BrokerError(ERR.CONFIG_FILE, `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function reportStartupError (err: unknown): number {
+  if (!(err instanceof BrokerError)) throw err
+  const lines = [`slotmq: ${err.message}`, ...err.problems.map(p => `  - ${p}`)]
+  if (err.code === ERR.USAGE) lines.push('Run `slotmq --help` for the options.')
+  process.stderr.write(lines.join('\n') + '\n')
+  return EXIT_CONFIG
+}

@@ -1,0 +1,138 @@
+/**
+ * MQTT test clients: mqtt.js for well-behaved clients, raw sockets for bad input.
+ * Every wait has a timeout; nothing sleeps for a fixed time.
+ */
+import { once } from 'node:events'
+import { connect as netConnect, type Socket } from 'node:net'
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt'
+import mqttPacket, { type Packet } from 'mqtt-packet'
+
+export interface Received { topic: string, payload: string, qos: number, retain: boolean, dup: boolean }
+
+const open: Array<MqttClient | Socket> = []
+
+/** Connects with mqtt.js; reconnects are off so a closed connection stays closed. */
+export async function connect (url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  open.push(client)
+  return client
+}
+
+/**
+ * Starts connecting and returns at once, so that listeners (messages replayed right
+ * after CONNACK) are in place before the session resumes.
+ */
+export function connectLater (url: string, opts: IClientOptions = {}): { client: MqttClient, connected: () => Promise<IConnackPacket> } {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  open.push(client)
+  const connack = new Promise<IConnackPacket>((resolve, reject) => {
+    client.once('connect', resolve)
+    client.once('error', reject)
+  })
+  return { client, connected: async () => await connack }
+}
+
+/** Ends every client and socket opened through this module. */
+export async function closeAll (): Promise<void> {
+  const all = open.splice(0)
+  await Promise.all(all.map(async c => {
+    if ('endAsync' in c) await c.endAsync(true)
+    else c.destroy()
+  }))
+}
+
+/** Collects messages as they arrive and lets a test wait for the n-th one. */
+export function collect (client: MqttClient): { messages: Received[], waitFor: (n: number, timeoutMs?: number) => Promise<Received[]> } {
+  const messages: Received[] = []
+  const waiters: Array<() => void> = []
+  client.on('message', (topic, payload, packet) => {
+    messages.push({ topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain, dup: packet.dup })
+    for (const w of waiters.splice(0)) w()
+  })
+  const waitFor = async (n: number, timeoutMs = 5000): Promise<Received[]> => {
+    const deadline = Date.now() + timeoutMs
+    while (messages.length < n) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`expected ${n} messages, got ${messages.length}: ${JSON.stringify(messages)}`)
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, left)
+        waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+    return messages
+  }
+  return { messages, waitFor }
+}
+
+/** Resolves when nothing more than `count` messages arrived within `quietMs`. */
+export async function expectNoMore (c: { messages: Received[] }, count: number, quietMs = 300): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, quietMs))
+  if (c.messages.length !== count) throw new Error(`expected exactly ${count} messages, got ${c.messages.length}: ${JSON.stringify(c.messages)}`)
+}
+
+/** A raw TCP connection that speaks MQTT packets (or garbage) and parses replies. */
+export async function rawConnect (url: string): Promise<RawClient> {
+  const { hostname, port } = new URL(url)
+  const socket = netConnect(Number(port), hostname)
+  open.push(socket)
+  await once(socket, 'connect')
+  return new RawClient(socket)
+}
+
+export class RawClient {
+  readonly socket: Socket
+  readonly packets: Packet[] = []
+  closed = false
+  readonly #parser = mqttPacket.parser({ protocolVersion: 4 })
+  readonly #waiters: Array<() => void> = []
+
+  constructor (socket: Socket) {
+    this.socket = socket
+    socket.on('data', (buf) => this.#parser.parse(buf))
+    socket.on('error', () => {})
+    socket.on('close', () => { this.closed = true; this.#wake() })
+    this.#parser.on('packet', (p: Packet) => { this.packets.push(p); this.#wake() })
+  }
+
+  send (...packets: Array<Packet | Buffer>): void {
+    this.socket.write(Buffer.concat(packets.map(p => Buffer.isBuffer(p) ? p : mqttPacket.generate(p))))
+  }
+
+  /** Waits for a packet of this type, or fails after the timeout. */
+  async next (cmd: string, timeoutMs = 5000): Promise<Packet> {
+    await this.#until(() => this.packets.some(p => p.cmd === cmd), timeoutMs, `a ${cmd} packet`)
+    const i = this.packets.findIndex(p => p.cmd === cmd)
+    return this.packets.splice(i, 1)[0] as Packet
+  }
+
+  /** Waits until the broker closes the connection, or fails after the timeout. */
+  async closedByBroker (timeoutMs = 5000): Promise<void> {
+    await this.#until(() => this.closed, timeoutMs, 'the connection to close')
+  }
+
+  async #until (done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!done()) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`)
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+  }
+
+  #wake (): void {
+    for (const w of this.#waiters.splice(0)) w()
+  }
+}
+
+export function connectPacket (clientId: string, extra: Record<string, unknown> = {}): Packet {
+  return { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 30, ...extra } as Packet
+}
+
+let seq = 0
+/** A client id / topic unique within this test process. */
+export function unique (prefix: string): string {
+  return `${prefix}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`
+}

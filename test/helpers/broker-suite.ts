@@ -66,7 +66,9 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
       assert.deepEqual(got.messages.map(m => m.qos).sort(), [0, 2])
     })
 
-    test('aedes#955: every message arrives when a QoS 1 and a QoS 0 publish come in one read', async () => {
+    test('aedes#955: every message arrives when an earlier publish is still being stored', async () => {
+      // The retained publish gets the lower counter but reaches the emitter later, after
+      // the retained store; aedes' duplicate check then dropped it.
       const topic = unique('dup')
       const sub = await connect(subUrl)
       const got = collect(sub)
@@ -75,11 +77,12 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
       raw.send(connectPacket(unique('raw-pub')))
       await raw.next('connack')
       raw.send(
-        { cmd: 'publish', topic, payload: Buffer.from('first-qos1'), qos: 1, messageId: 1, retain: false, dup: false },
-        { cmd: 'publish', topic, payload: Buffer.from('second-qos0'), qos: 0, retain: false, dup: false }
+        { cmd: 'publish', topic, payload: Buffer.from('first-retained'), qos: 0, retain: true, dup: false },
+        { cmd: 'publish', topic, payload: Buffer.from('second-plain'), qos: 0, retain: false, dup: false }
       )
       await got.waitFor(2)
-      assert.deepEqual(got.messages.map(m => m.payload).sort(), ['first-qos1', 'second-qos0'])
+      assert.deepEqual(got.messages.map(m => m.payload).sort(), ['first-retained', 'second-plain'])
+      raw.send({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false })
     })
 
     test('[MQTT-3.3.1-6] a retained message reaches a later subscriber; [MQTT-3.3.1-10] an empty one deletes it', async () => {

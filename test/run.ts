@@ -1,0 +1,48 @@
+/**
+ * `npm test`: unit tests, then integration tests against a real Redis Cluster started
+ * here from redis-server (unless REDIS_CLUSTER_NODES already names one).
+ * Usage: node --import tsx test/run.ts [unit|integration|all]
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { INSTALL_HINT, redisServerAvailable, startRedisCluster, type RedisCluster } from './support/redis-cluster.js'
+
+const which = process.argv[2] ?? 'all'
+if (!['unit', 'integration', 'all'].includes(which)) {
+  process.stderr.write('usage: test/run.ts [unit|integration|all]\n')
+  process.exit(2)
+}
+const groups = which === 'all' ? ['unit', 'integration'] : [which]
+const files = groups.flatMap(group => testFiles(`test/${group}`))
+const needsCluster = groups.includes('integration')
+
+if (needsCluster && !redisServerAvailable()) {
+  process.stderr.write(`${INSTALL_HINT}\n`)
+  process.exit(1)
+}
+
+let cluster: RedisCluster | undefined
+const env = { ...process.env }
+if (needsCluster && env.REDIS_CLUSTER_NODES === undefined) {
+  const started = Date.now()
+  cluster = await startRedisCluster()
+  env.REDIS_CLUSTER_NODES = cluster.nodes.map(n => `${n.host}:${n.port}`).join(',')
+  process.stderr.write(`redis cluster ${env.REDIS_CLUSTER_NODES} ready in ${Date.now() - started} ms\n`)
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal))
+const code = await new Promise<number>(resolve => child.once('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128))))
+await cluster?.stop()
+process.exit(code)
+
+function testFiles (dir: string): string[] {
+  try {
+    return (readdirSync(dir, { recursive: true }) as string[])
+      .filter(f => f.endsWith('.test.ts'))
+      .map(f => `${dir}/${f}`)
+      .sort()
+  } catch {
+    return []
+  }
+}

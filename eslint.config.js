@@ -13,7 +13,10 @@ export default [
       '@typescript-eslint/no-floating-promises': ['error', {
         allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }]
       }],
-      '@typescript-eslint/no-misused-promises': 'error'
+      '@typescript-eslint/no-misused-promises': 'error',
+      // `void promise` marks a deliberately detached promise whose errors are handled
+      // inside it; no-floating-promises requires that marker.
+      'no-void': ['error', { allowAsStatement: true }]
     }
   },
   {

@@ -10,7 +10,7 @@ const END = '<!-- config-table:end -->'
 
 export function renderConfigTable (): string {
   const rows = SETTINGS.map(s => {
-    const def = s.default === undefined ? '(fresh per start)' : `\`${JSON.stringify(s.default)}\``
+    const def = s.default === undefined ? '(unset)' : `\`${JSON.stringify(s.default)}\``
     return `| \`${s.key}\` | \`${s.env}\` | \`--${s.flag}\` | ${def} | ${s.description} |`
   })
   return [BEGIN, '| File key | Environment | Flag | Default | Meaning |', '|---|---|---|---|---|', ...rows, END].join('\n')

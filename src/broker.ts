@@ -8,7 +8,6 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Aedes, type Client } from 'aedes'
 import type { Config } from './config.js'
-import { BrokerError, ERR } from './errors.js'
 import type { Logger } from './logger.js'
 import { classifyClientError } from './client-errors.js'
 import { createConnectPolicy } from './aedes/connect-policy.js'
@@ -24,12 +23,22 @@ import type { BoundAddress } from './listeners/listen.js'
 import { startTcpListener, type Listener } from './listeners/tcp.js'
 import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
+import { createRedis, type RedisConnections } from './redis/client.js'
+import { createKeySpace } from './redis/keys.js'
+import { RedisPersistence } from './redis/persistence.js'
+import { RetainedStore } from './redis/retained.js'
+import { Scripts } from './redis/scripts.js'
+import { ClusterRouting } from './routing/cluster.js'
+
+export type BrokerMode = 'standalone' | 'redis' | 'redis-cluster'
 
 export interface Broker {
   readonly nodeId: string
   /** aedes' broker id: fresh on every start, even with a configured nodeId (aedes#754, #775). */
   readonly brokerId: string
-  readonly mode: 'standalone'
+  readonly mode: BrokerMode
+  /** Cluster routing (Redis modes only). */
+  readonly cluster: ClusterRouting | undefined
   readonly mqtt: BoundAddress
   readonly ws: BoundAddress | undefined
   readonly http: BoundAddress | undefined
@@ -40,16 +49,16 @@ export interface Broker {
 }
 
 export async function createBroker (config: Config, deps: { log: Logger }): Promise<Broker> {
-  if (config.redis.length > 0) {
-    throw new BrokerError(ERR.REDIS_MODE, 'Redis modes are not available in this build yet: unset SLOTMQ_REDIS to run standalone')
-  }
   const log = deps.log.child({ module: 'broker' })
   const brokerId = `${config.nodeId}~${randomBytes(4).toString('hex')}`
-  const persistence = new StandalonePersistence()
+  const cluster = config.redis.seeds.length > 0 ? await joinCluster(config, deps.log, brokerId) : undefined
+  const mode: BrokerMode = cluster === undefined ? 'standalone' : cluster.redis.capabilities.mode === 'cluster' ? 'redis-cluster' : 'redis'
+  const persistence = cluster?.persistence ?? new StandalonePersistence()
   const policy = createConnectPolicy()
   const aedes = new Aedes({
     id: brokerId,
     persistence,
+    ...(cluster === undefined ? {} : { mq: cluster.routing.emitter as unknown as NonNullable<ConstructorParameters<typeof Aedes>[0]>['mq'] }),
     connectTimeout: config.mqtt.connectTimeoutMs,
     preConnect: policy.preConnect,
     authenticate: policy.authenticate
@@ -58,7 +67,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const metrics = createMetrics({
     nodeId: config.nodeId,
     version: VERSION,
-    mode: 'standalone',
+    mode,
     connectedClients: () => aedes.connectedClients,
     subscriptions: () => countSubscriptions(aedes),
     retainedMessages: () => persistence.retainedCount,
@@ -99,7 +108,14 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
         registry: metrics.registry,
         checks: [
           { name: 'listeners', ok: () => !closing },
-          { name: 'broker', ok: () => !aedes.closed }
+          { name: 'broker', ok: () => !aedes.closed },
+          ...(cluster === undefined
+            ? []
+            : [
+                { name: 'redis', ok: () => cluster.routing.health().redis },
+                { name: 'lease', ok: () => cluster.routing.health().lease },
+                { name: 'inbox', ok: () => cluster.routing.health().inbox }
+              ])
         ]
       })
 
@@ -111,14 +127,65 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       await new Promise<void>(resolve => aedes.close(() => resolve()))
       connections.destroyAll()
       await stopped
+      await cluster?.close()
       await http?.close()
       log.info('broker closed')
     }
-    log.info({ brokerId, mode: 'standalone', version: VERSION }, 'broker started')
-    return { nodeId: config.nodeId, brokerId, mode: 'standalone', mqtt: mqtt.address, ws: ws?.address, http: http?.address, aedes, metrics, close }
+    log.info({ brokerId, mode, version: VERSION }, 'broker started')
+    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, http: http?.address, aedes, metrics, close }
   } catch (err) {
     await Promise.all(listeners.map(async l => await l.close()))
     await new Promise<void>(resolve => aedes.close(() => resolve()))
+    await cluster?.close()
+    throw err
+  }
+}
+
+interface ClusterParts {
+  redis: RedisConnections
+  routing: ClusterRouting
+  persistence: RedisPersistence
+  close: () => Promise<void>
+}
+
+/** Connects to Redis, joins the cluster and builds the Redis-backed persistence. */
+async function joinCluster (config: Config, log: Logger, memberId: string): Promise<ClusterParts> {
+  const redis = await createRedis(config, { log, memberName: memberId })
+  try {
+    const keys = createKeySpace(config.redis.keyPrefix)
+    const scripts = new Scripts(redis.cmd, keys, Number(redis.capabilities.version.split('.')[0]))
+    const routing = new ClusterRouting({
+      redis,
+      keys,
+      scripts,
+      nodeId: config.nodeId,
+      memberId,
+      leaseTtlMs: config.cluster.leaseTtlMs,
+      log,
+      emitterOptions: { concurrency: 100 }
+    })
+    await routing.start()
+    const persistence = new RedisPersistence(new RetainedStore(redis.cmd, keys, scripts), routing)
+    routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))
+    const refresh = setInterval(() => {
+      persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))
+    }, 10_000)
+    refresh.unref()
+    let closed = false
+    return {
+      redis,
+      routing,
+      persistence,
+      close: async () => {
+        if (closed) return
+        closed = true
+        clearInterval(refresh)
+        await routing.close()
+        await redis.close()
+      }
+    }
+  } catch (err) {
+    await redis.close()
     throw err
   }
 }

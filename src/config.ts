@@ -15,6 +15,7 @@ const positiveInt = z.coerce.number().int().positive()
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1 to 64 of A-Z a-z 0-9 . _ -')
 const redisSeed = z.string().refine(isRedisSeed, 'expected host:port, redis://… or rediss://…')
+const keyPrefix = z.string().regex(/^[A-Za-z0-9._:-]{0,64}$/, 'use up to 64 of A-Z a-z 0-9 . _ : -')
 const redisSeeds = z.preprocess(
   (v) => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s.length > 0) : v,
   z.array(redisSeed)
@@ -27,7 +28,12 @@ export const SETTINGS = [
   { key: 'ws.port', env: 'SLOTMQ_WS_PORT', flag: 'ws-port', schema: optionalPort, default: 8083, description: 'MQTT over WebSocket port, path /mqtt (`off` disables it).' },
   { key: 'http.port', env: 'SLOTMQ_HTTP_PORT', flag: 'http-port', schema: optionalPort, default: 8888, description: 'HTTP port for /health, /ready and /metrics (`off` disables it).' },
   { key: 'nodeId', env: 'SLOTMQ_NODE_ID', flag: 'node-id', schema: nodeId.optional(), default: undefined, description: 'Name of this broker node; default: a fresh id per process start.' },
-  { key: 'redis', env: 'SLOTMQ_REDIS', flag: 'redis', schema: redisSeeds, default: [], description: 'Comma-separated Redis seeds (host:port, redis:// or rediss:// URLs); empty means standalone.' },
+  { key: 'redis.seeds', env: 'SLOTMQ_REDIS', flag: 'redis', schema: redisSeeds, default: [], description: 'Comma-separated Redis seeds (host:port, redis:// or rediss:// URLs); empty means standalone.' },
+  { key: 'redis.mode', env: 'SLOTMQ_REDIS_MODE', flag: 'redis-mode', schema: z.enum(['auto', 'cluster', 'single']), default: 'auto', description: 'Redis topology: `auto` asks the first reachable seed, `cluster` or `single` force one.' },
+  { key: 'redis.username', env: 'SLOTMQ_REDIS_USERNAME', flag: 'redis-username', schema: z.string().min(1).optional(), default: undefined, description: 'Redis ACL user (a user inside a redis:// URL takes precedence).' },
+  { key: 'redis.password', env: 'SLOTMQ_REDIS_PASSWORD', flag: 'redis-password', schema: z.string().min(1).optional(), default: undefined, description: 'Redis password; prefer the environment variable (never logged).' },
+  { key: 'redis.keyPrefix', env: 'SLOTMQ_REDIS_PREFIX', flag: 'redis-prefix', schema: keyPrefix, default: '', description: 'Prefix for every Redis key and channel, so several brokers can share one Redis.' },
+  { key: 'cluster.leaseTtlMs', env: 'SLOTMQ_LEASE_TTL_MS', flag: 'lease-ttl-ms', schema: positiveInt.min(1000), default: 10000, description: 'A node whose lease is not renewed for this long is dead to its peers (renewed every third of it).' },
   { key: 'log.level', env: 'SLOTMQ_LOG_LEVEL', flag: 'log-level', schema: logLevel, default: 'info', description: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
   { key: 'mqtt.maxPacketSize', env: 'SLOTMQ_MQTT_MAX_PACKET_SIZE', flag: 'mqtt-max-packet-size', schema: positiveInt.max(268435455), default: 1048576, description: 'Largest MQTT packet accepted, in bytes; a larger one closes that connection.' },
   { key: 'mqtt.connectTimeoutMs', env: 'SLOTMQ_MQTT_CONNECT_TIMEOUT_MS', flag: 'mqtt-connect-timeout-ms', schema: positiveInt, default: 30000, description: 'Time a new connection has to send CONNECT.' },
@@ -49,7 +55,14 @@ export interface Config {
   readonly ws: { readonly port: number | 'off' }
   readonly http: { readonly port: number | 'off' }
   readonly nodeId: string
-  readonly redis: readonly string[]
+  readonly redis: {
+    readonly seeds: readonly string[]
+    readonly mode: 'auto' | 'cluster' | 'single'
+    readonly username: string | undefined
+    readonly password: string | undefined
+    readonly keyPrefix: string
+  }
+  readonly cluster: { readonly leaseTtlMs: number }
   readonly log: { readonly level: z.infer<typeof logLevel> }
   readonly shutdown: { readonly timeoutMs: number }
 }
@@ -129,7 +142,14 @@ export function loadConfig (sources: ConfigSources): Config {
     // aedes#754/#775: identities must not repeat across process starts, so the
     // default is random; a configured nodeId is still suffixed inside broker.ts.
     nodeId: get<string | undefined>('nodeId') ?? `node-${randomBytes(4).toString('hex')}`,
-    redis: get<string[]>('redis'),
+    redis: {
+      seeds: get<string[]>('redis.seeds'),
+      mode: get<Config['redis']['mode']>('redis.mode'),
+      username: get<string | undefined>('redis.username'),
+      password: get<string | undefined>('redis.password'),
+      keyPrefix: get<string>('redis.keyPrefix')
+    },
+    cluster: { leaseTtlMs: get<number>('cluster.leaseTtlMs') },
     log: { level: get<Config['log']['level']>('log.level') },
     shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') }
   })
@@ -172,7 +192,8 @@ function isRedisSeed (seed: string): boolean {
 
 /** The configuration as it may be logged: credentials inside Redis URLs are masked. */
 export function redactConfig (config: Config): Record<string, unknown> {
-  return { ...config, redis: config.redis.map(redactRedisSeed) }
+  const redis = { ...config.redis, seeds: config.redis.seeds.map(redactRedisSeed), password: config.redis.password === undefined ? undefined : '***' }
+  return { ...config, redis }
 }
 
 function redactRedisSeed (seed: string): string {

@@ -23,4 +23,11 @@ declare module 'qlobber' {
     test (topic: string, value: V): boolean
     clear (): this
   }
+  export class QlobberTrue {
+    constructor (options?: QlobberOptions)
+    add (topic: string): this
+    remove (topic: string): this
+    test (topic: string): boolean
+    clear (): this
+  }
 }

@@ -95,6 +95,10 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
       const [m] = await got.waitFor(1)
       assert.deepEqual({ payload: m?.payload, retain: m?.retain }, { payload: 'kept', retain: true })
       await pub.publishAsync(topic, '', { qos: 1, retain: true })
+      // The delete also reaches the current subscriber as an ordinary message; once it
+      // has, nothing about it is still in flight between nodes.
+      const [, deleted] = await got.waitFor(2)
+      assert.deepEqual({ payload: deleted?.payload, retain: deleted?.retain }, { payload: '', retain: false })
       const late = await connect(subUrl)
       const lateGot = collect(late)
       await late.subscribeAsync(topic, { qos: 1 })

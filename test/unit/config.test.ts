@@ -10,7 +10,7 @@ test('defaults give a standalone node on 1883 with WebSocket and HTTP', () => {
   assert.equal(config.mqtt.port, 1883)
   assert.equal(config.ws.port, 8083)
   assert.equal(config.http.port, 8888)
-  assert.deepEqual(config.redis, [])
+  assert.deepEqual(config.redis.seeds, [])
   assert.match(config.nodeId, /^node-[0-9a-f]{8}$/)
 })
 
@@ -43,7 +43,7 @@ test('every setting is read from its environment variable', () => {
   assert.equal(config.ws.port, 'off')
   assert.equal(config.http.port, 0)
   assert.equal(config.nodeId, 'edge-1')
-  assert.deepEqual(config.redis, ['redis-a:6379', 'rediss://user:secret@redis-b:6380'])
+  assert.deepEqual(config.redis.seeds, ['redis-a:6379', 'rediss://user:secret@redis-b:6380'])
   assert.equal(config.log.level, 'debug')
 })
 
@@ -51,20 +51,23 @@ test('invalid configuration lists every bad key with where it came from', () => 
   const err = catchError(() => loadConfig({
     env: { SLOTMQ_MQTT_PORT: '70000', SLOTMQ_LOG_LEVEL: 'loud' },
     flags: { 'node-id': 'bad id!' },
-    file: { mqtt: { prot: 1 }, redis: 'nohostport' },
+    file: { mqtt: { prot: 1 }, redis: { seeds: 'nohostport' } },
     fileName: 'x.json'
   }))
   assert.ok(err instanceof BrokerError)
   const text = err.problems.join('\n')
-  for (const key of ['mqtt.port (env SLOTMQ_MQTT_PORT)', 'log.level (env SLOTMQ_LOG_LEVEL)', 'nodeId (flag --node-id)', 'mqtt.prot (config file x.json): unknown setting', 'redis (config file x.json)']) {
+  for (const key of ['mqtt.port (env SLOTMQ_MQTT_PORT)', 'log.level (env SLOTMQ_LOG_LEVEL)', 'nodeId (flag --node-id)', 'mqtt.prot (config file x.json): unknown setting', 'redis.seeds (config file x.json)']) {
     assert.ok(text.includes(key), `missing ${key} in:\n${text}`)
   }
   assert.equal(err.problems.length, 5)
 })
 
 test('the logged configuration masks Redis passwords', () => {
-  const config = loadConfig({ env: { SLOTMQ_REDIS: 'rediss://app:hunter2@cache:6380' } })
-  assert.doesNotMatch(JSON.stringify(redactConfig(config)), /hunter2/)
+  const config = loadConfig({ env: { SLOTMQ_REDIS: 'rediss://app:hunter2@cache:6380', SLOTMQ_REDIS_PASSWORD: 's3cret-pw' } })
+  const logged = JSON.stringify(redactConfig(config))
+  assert.doesNotMatch(logged, /hunter2/)
+  assert.doesNotMatch(logged, /s3cret-pw/)
+  assert.match(logged, /cache:6380/)
 })
 
 test('the configuration is frozen', () => {

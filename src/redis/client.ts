@@ -1,0 +1,206 @@
+/**
+ * The one place where Redis connections are made and their options live.
+ *
+ * `createRedis` reads SLOTMQ_REDIS seeds, asks the first reachable seed what it is
+ * (cluster or single server, version, whether SPUBLISH exists), and opens two clients:
+ * `cmd` for commands and scripts, `sub` for this node's inbox subscription. The probe's
+ * choice is logged and shown on /ready.
+ */
+import { Cluster, Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import { BrokerError, ERR } from '../errors.js'
+import type { Logger } from '../logger.js'
+
+export type RedisClient = Cluster | Redis
+
+export interface RedisCapabilities {
+  readonly mode: 'cluster' | 'single'
+  /** Server version of the probed seed, e.g. "7.0.15". */
+  readonly version: string
+  /** SPUBLISH/SSUBSCRIBE (Redis >= 7); false means classic PUBLISH/SUBSCRIBE (single server only). */
+  readonly sharded: boolean
+}
+
+export interface RedisConnections {
+  readonly cmd: RedisClient
+  readonly sub: RedisClient
+  readonly capabilities: RedisCapabilities
+  /** True while the command connection is ready. */
+  readonly ready: () => boolean
+  /** Publishes a frame on a channel: SPUBLISH, or PUBLISH where the server lacks it. */
+  send: (channel: string, frame: Buffer) => Promise<void>
+  /** Subscribes the subscriber client to a channel (SSUBSCRIBE or SUBSCRIBE). */
+  listen: (channel: string) => Promise<void>
+  unlisten: (channel: string) => Promise<void>
+  /** Called with every frame that arrives on a listened channel. */
+  onFrame: (handler: (channel: string, frame: Buffer) => void) => void
+  close: () => Promise<void>
+}
+
+type ProbeOptions = Record<string, unknown>
+
+interface Seed { host: string, port: number, tls: boolean, username?: string, password?: string }
+
+export function parseSeed (seed: string): Seed {
+  if (/^rediss?:\/\//.test(seed)) {
+    const url = new URL(seed)
+    const parsed: Seed = {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? 6379 : Number(url.port),
+      tls: url.protocol === 'rediss:'
+    }
+    if (url.username !== '') parsed.username = decodeURIComponent(url.username)
+    if (url.password !== '') parsed.password = decodeURIComponent(url.password)
+    return parsed
+  }
+  const i = seed.lastIndexOf(':')
+  return { host: seed.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(seed.slice(i + 1)), tls: false }
+}
+
+/** How long start-up waits for the first Redis answer before giving up. */
+const PROBE_TIMEOUT_MS = 10_000
+
+export async function createRedis (config: Config, deps: { log: Logger, memberName: string }): Promise<RedisConnections> {
+  const log = deps.log.child({ module: 'redis' })
+  const seeds = config.redis.seeds.map(parseSeed)
+  const first = seeds[0]
+  if (first === undefined) throw new BrokerError(ERR.REDIS_MODE, 'no Redis seeds configured')
+  const auth = {
+    username: first.username ?? config.redis.username,
+    password: first.password ?? config.redis.password
+  }
+  const base = {
+    ...(auth.username === undefined ? {} : { username: auth.username }),
+    ...(auth.password === undefined ? {} : { password: auth.password }),
+    ...(first.tls ? { tls: { servername: first.host } } : {}),
+    connectionName: `slotmq:${deps.memberName}`,
+    enableAutoPipelining: true
+  }
+
+  const probed = await probe(seeds, base)
+  const mode = config.redis.mode === 'auto' ? probed.mode : config.redis.mode
+  if (mode === 'cluster' && !probed.sharded) {
+    throw new BrokerError(ERR.REDIS_MODE, `Redis Cluster ${probed.version} has no SPUBLISH: slotmq needs Redis 7 or later in cluster mode`)
+  }
+  const capabilities: RedisCapabilities = { mode, version: probed.version, sharded: probed.sharded }
+
+  let cmd: RedisClient
+  let sub: RedisClient
+  if (mode === 'cluster') {
+    const options = {
+      redisOptions: base,
+      scaleReads: 'master' as const,
+      enableAutoPipelining: true,
+      slotsRefreshInterval: 5000,
+      // A failover takes cluster-node-timeout plus an election (seconds); commands wait
+      // for it instead of failing: 100 redirections x 300 ms is 30 s of budget.
+      maxRedirections: 100,
+      retryDelayOnFailover: 300,
+      retryDelayOnClusterDown: 300,
+      retryDelayOnTryAgain: 300,
+      // TLS endpoints announce nodes by name; resolving them first would break SNI and
+      // certificate checks (ElastiCache, MemoryDB).
+      ...(first.tls ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => done(null, address) } : {})
+    }
+    const nodes = seeds.map(s => ({ host: s.host, port: s.port }))
+    cmd = new Cluster(nodes, options)
+    sub = new Cluster(nodes, { ...options, shardedSubscribers: true })
+  } else {
+    const single = { ...base, host: first.host, port: first.port }
+    cmd = new Redis(single)
+    sub = new Redis({ ...single, enableAutoPipelining: false })
+  }
+  watch(cmd, log, 'commands')
+  watch(sub, log, 'subscriber')
+  log.info({ mode, version: probed.version, sharded: probed.sharded, seeds: seeds.length }, 'redis probed')
+
+  let closed = false
+  const sharded = capabilities.sharded
+  return {
+    cmd,
+    sub,
+    capabilities,
+    ready: () => !closed && cmd.status === 'ready',
+    send: async (channel, frame) => {
+      if (sharded) await cmd.spublish(channel, frame)
+      else await cmd.publish(channel, frame)
+    },
+    listen: async (channel) => {
+      if (sharded) await sub.ssubscribe(channel)
+      else await sub.subscribe(channel)
+    },
+    unlisten: async (channel) => {
+      if (sharded) await sub.sunsubscribe(channel)
+      else await sub.unsubscribe(channel)
+    },
+    onFrame: (handler) => {
+      sub.on(sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, frame: Buffer) => handler(channel.toString(), frame))
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      await Promise.all([quit(cmd), quit(sub)])
+    }
+  }
+}
+
+async function quit (client: RedisClient): Promise<void> {
+  try {
+    await client.quit()
+  } catch {
+    client.disconnect()
+  }
+}
+
+/** Logs connection state transitions, not every failed attempt. */
+function watch (client: RedisClient, log: Logger, role: string): void {
+  let lost = false
+  client.on('error', (err: Error) => {
+    if (!lost) log.warn({ role, err: { message: err.message } }, 'redis connection trouble')
+    lost = true
+  })
+  client.on('ready', () => {
+    if (lost) log.info({ role }, 'redis connection recovered')
+    lost = false
+  })
+}
+
+async function probe (seeds: Seed[], base: ProbeOptions): Promise<{ mode: 'cluster' | 'single', version: string, sharded: boolean }> {
+  const problems: string[] = []
+  for (const seed of seeds) {
+    const r = new Redis({
+      ...base,
+      host: seed.host,
+      port: seed.port,
+      lazyConnect: true,
+      enableAutoPipelining: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: PROBE_TIMEOUT_MS,
+      retryStrategy: () => null
+    })
+    r.on('error', () => {})
+    try {
+      await r.connect()
+      const server = await r.info('server')
+      const version = /redis_version:([^\r\n]+)/.exec(server)?.[1] ?? 'unknown'
+      const cluster = await r.info('cluster').catch(() => '')
+      const mode = /cluster_enabled:1/.test(cluster) ? 'cluster' : 'single'
+      return { mode, version, sharded: await hasSpublish(r, version) }
+    } catch (err) {
+      problems.push(`${seed.host}:${seed.port}: ${(err as Error).message}`)
+    } finally {
+      r.disconnect()
+    }
+  }
+  throw new BrokerError(ERR.REDIS_UNREACHABLE, `no Redis seed answered: ${problems.join('; ')}`, { problems })
+}
+
+async function hasSpublish (r: Redis, version: string): Promise<boolean> {
+  try {
+    const info = await r.call('COMMAND', 'INFO', 'SPUBLISH') as unknown[]
+    return Array.isArray(info) && info[0] !== null && info[0] !== undefined
+  } catch {
+    // Some managed services rename or hide COMMAND: fall back to the version.
+    return Number(version.split('.')[0]) >= 7
+  }
+}

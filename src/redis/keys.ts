@@ -1,0 +1,62 @@
+/**
+ * Every Redis key and channel name slotmq uses is built here, and nowhere else.
+ *
+ * Layout: `<prefix>mqtt:{<tag>}:<kind>`. Everything inside the braces is the hash tag, so
+ * all keys returned by one builder land in one slot and one Lua script may touch them
+ * together. Ids and topics are encoded (encodeURIComponent, plus `*`) before they enter a
+ * tag, so `{`, `}` and `:` in a client id or topic cannot move the tag or fake a
+ * separator. The optional prefix goes outside the braces: it namespaces, it never shards.
+ */
+
+export interface KeySpace {
+  /** Membership leases: zset member = memberId, score = lease deadline (Redis TIME, ms). */
+  nodes: () => string
+  /** One member's routes: set of topic filters, and a hash holding its delta sequence. */
+  routes: (memberId: string) => { filters: string, meta: string }
+  /** A member's inbox: the sharded pub/sub channel every peer sends to it on. */
+  inbox: (memberId: string) => string
+  /** One retained message, keyed by its topic. */
+  retained: (topic: string) => string
+  /** Retained index partition: zset of the topics sharing a first level, score = last write. */
+  retainedPartition: (firstLevel: string) => string
+  /** Set of first levels that have a retained partition (read for `#` and `+/…`). */
+  retainedPartitions: () => string
+}
+
+/** Encodes an id or topic for use inside a hash tag or after a separator. */
+export function encodeId (id: string): string {
+  // encodeURIComponent leaves * unescaped; escape it too so a pattern-looking id
+  // (KEYS/SCAN glob) cannot match more than itself.
+  return encodeURIComponent(id).replace(/\*/g, '%2A')
+}
+
+export function decodeId (encoded: string): string {
+  return decodeURIComponent(encoded)
+}
+
+export function createKeySpace (prefix = ''): KeySpace {
+  const base = `${prefix}mqtt:`
+  return {
+    // <prefix>mqtt:{nodes}
+    nodes: () => `${base}{nodes}`,
+    // <prefix>mqtt:{r:<memberId>}:filters | :meta
+    routes: (memberId) => {
+      const tag = `${base}{r:${encodeId(memberId)}}`
+      return { filters: `${tag}:filters`, meta: `${tag}:meta` }
+    },
+    // <prefix>mqtt:{in:<memberId>}
+    inbox: (memberId) => `${base}{in:${encodeId(memberId)}}`,
+    // <prefix>mqtt:{t:<topic>}:retained
+    retained: (topic) => `${base}{t:${encodeId(topic)}}:retained`,
+    // <prefix>mqtt:{ri:<first level>}
+    retainedPartition: (firstLevel) => `${base}{ri:${encodeId(firstLevel)}}`,
+    // <prefix>mqtt:{ri}
+    retainedPartitions: () => `${base}{ri}`
+  }
+}
+
+/** The retained-index partition a topic belongs to: its first level. */
+export function firstLevel (topic: string): string {
+  const i = topic.indexOf('/')
+  return i < 0 ? topic : topic.slice(0, i)
+}

@@ -1,0 +1,355 @@
+/**
+ * ClusterRouting ties one node into the cluster: its membership lease, its inbox, its own
+ * routes, the route table of its peers, and the emitter aedes publishes through.
+ *
+ * Join: listen on the inbox, take the lease, say hello to every live peer (each answers
+ * with its current delta number, so a change made while we were joining is not missed),
+ * then load every peer's routes from Redis. Leave: drop the lease and the route set, and
+ * tell the peers. A member whose lease a peer reaped rejoins under a new id.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Logger } from '../logger.js'
+import type { RedisConnections } from '../redis/client.js'
+import type { InboxRecord, PublishRecord } from '../redis/codec.js'
+import type { KeySpace } from '../redis/keys.js'
+import type { Scripts } from '../redis/scripts.js'
+import { ClusterEmitter, type Message } from './emitter.js'
+import { Inbox } from './inbox.js'
+import { LocalRoutes } from './local-routes.js'
+import { Outbox } from './outbox.js'
+import { PeerSync } from './peer-sync.js'
+import { Registry } from './registry.js'
+import { RouteTable } from './route-table.js'
+
+export interface ClusterRoutingDeps {
+  redis: RedisConnections
+  keys: KeySpace
+  scripts: Scripts
+  /** Configured node name; member ids are `<nodeId>~<random>`. */
+  nodeId: string
+  /** First member id (the aedes broker id, fresh per start). */
+  memberId: string
+  leaseTtlMs: number
+  log: Logger
+  /** Options for the local mqemitter (concurrency, matching). */
+  emitterOptions?: Record<string, unknown>
+  /** Called after this node reaped dead members (sessions and wills hook in here). */
+  onReaped?: (memberIds: string[]) => void
+}
+
+/** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
+export type InboundHook = (message: Message) => Promise<void>
+
+/** Route changes wait at most this long for peers' acknowledgements before SUBACK. */
+const ACK_TIMEOUT_MS = 2000
+/** Frames not yet accepted by Redis above which QoS 0 publishers wait (back-pressure). */
+const BACKPRESSURE_BYTES = 8 * 1024 * 1024
+
+export class ClusterRouting {
+  readonly emitter: ClusterEmitter
+  readonly table = new RouteTable()
+  readonly #deps: ClusterRoutingDeps
+  readonly #log: Logger
+  readonly #peers = new Set<string>()
+  readonly #outbox: Outbox
+  readonly #inbox: Inbox
+  readonly #registry: Registry
+  readonly #local: LocalRoutes
+  readonly #sync: PeerSync
+  readonly #ready: Promise<void>
+  #memberId: string
+  #started = false
+  #closing: Promise<void> | undefined
+  #inbound: InboundHook | undefined
+  /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
+  #deliveries: Promise<void> | undefined
+  /** Publishes sent to peers and received from them. */
+  readonly counts = { forwarded: 0, received: 0, frameErrors: 0 }
+
+  constructor (deps: ClusterRoutingDeps) {
+    this.#deps = deps
+    this.#log = deps.log.child({ module: 'routing' })
+    this.#memberId = deps.memberId
+    const { redis, keys, scripts } = deps
+    let markReady: () => void = () => {}
+    this.#ready = new Promise(resolve => { markReady = resolve })
+    this.#markReady = markReady
+
+    this.#outbox = new Outbox({
+      sender: () => this.#memberId,
+      inbox: (m) => keys.inbox(m),
+      send: redis.send,
+      onError: (memberId, records, err) => {
+        this.counts.frameErrors++
+        this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
+      }
+    })
+    this.#inbox = new Inbox({
+      redis,
+      channel: () => keys.inbox(this.#memberId),
+      memberId: () => this.#memberId,
+      onRecords: (sender, records) => this.#onRecords(sender, records),
+      pingIntervalMs: Math.max(1000, Math.floor(deps.leaseTtlMs / 3)),
+      log: this.#log
+    })
+    this.#registry = new Registry({
+      scripts,
+      leaseTtlMs: deps.leaseTtlMs,
+      memberId: this.#memberId,
+      log: this.#log,
+      events: {
+        onMembers: (live) => this.#onMembers(live),
+        onReaped: (dead) => { void this.#reap(dead) },
+        onLeaseLost: () => { void this.#rejoin() }
+      }
+    })
+    this.#local = new LocalRoutes({
+      ready: async () => await this.#ready,
+      persist: async (seq, changes) => {
+        const result = await scripts.routesApply(this.#memberId, seq, this.#routesExpiryMs, changes.map(c => (c.add ? '+' : '-') + c.filter))
+        if (!result.applied) this.#log.warn({ seq, stored: result.seq }, 'route delta number was stale')
+      },
+      announce: (seq, changes) => {
+        const peers = new Set(this.#peers)
+        for (const p of peers) this.#outbox.add(p, w => w.routes(seq, changes))
+        return peers
+      },
+      log: this.#log,
+      ackTimeoutMs: ACK_TIMEOUT_MS
+    })
+    this.#sync = new PeerSync({
+      table: this.table,
+      read: async (m) => await scripts.routesRead(m),
+      ack: (m, seq) => this.#outbox.add(m, w => w.ack(seq)),
+      live: (m) => this.#peers.has(m),
+      log: this.#log
+    })
+    this.emitter = new ClusterEmitter({
+      listenerAdded: (filter, done) => this.#local.added(filter, done),
+      listenerRemoved: (filter) => this.#local.removed(filter),
+      forward: (message, done) => this.#forward(message, done),
+      closed: async () => await this.close()
+    }, deps.emitterOptions)
+  }
+
+  readonly #markReady: () => void
+
+  get memberId (): string { return this.#memberId }
+
+  setInboundHook (hook: InboundHook): void {
+    this.#inbound = hook
+  }
+
+  /** Holds a route for `filter` without a listener (a parked persistent session). */
+  hold (filter: string): void {
+    this.#local.added(filter, () => {})
+  }
+
+  release (filter: string): void {
+    this.#local.removed(filter)
+  }
+
+  get peers (): ReadonlySet<string> { return this.#peers }
+  get reloads (): number { return this.#sync.reloads }
+
+  /** Health for /ready: Redis reachable, lease held, inbox answering its pings. */
+  health (): { redis: boolean, lease: boolean, inbox: boolean } {
+    return { redis: this.#deps.redis.ready(), lease: this.#registry.healthy, inbox: this.#inbox.healthy }
+  }
+
+  async start (): Promise<void> {
+    await this.#join()
+    this.#started = true
+    this.#markReady()
+    this.#log.info({ memberId: this.#memberId, peers: this.#peers.size }, 'joined cluster')
+  }
+
+  /** Leaves the cluster: peers drop this node's routes at once. Safe to call twice. */
+  async close (): Promise<void> {
+    this.#closing ??= this.#leave()
+    await this.#closing
+  }
+
+  get #routesExpiryMs (): number {
+    // Route sets outlive a missed beat or two, never a dead node for long.
+    return this.#deps.leaseTtlMs * 3
+  }
+
+  async #join (): Promise<void> {
+    await this.#inbox.move()
+    const live = await this.#registry.join(this.#memberId)
+    for (const m of live) if (m !== this.#memberId) this.#peers.add(m)
+    for (const p of this.#peers) this.#outbox.add(p, w => w.hello())
+    this.#outbox.flush()
+    await Promise.all([...this.#peers].map(async p => await this.#sync.reload(p)))
+    if (!this.#started) await this.#inbox.start()
+  }
+
+  async #leave (): Promise<void> {
+    this.#registry.stop()
+    this.#local.close()
+    await this.#inbox.close()
+    if (!this.#started) return
+    const me = this.#memberId
+    for (const p of this.#peers) this.#outbox.add(p, w => w.gone(me))
+    this.#outbox.flush()
+    const routes = this.#deps.keys.routes(me)
+    await Promise.all([
+      this.#deps.redis.cmd.zrem(this.#deps.keys.nodes(), me),
+      this.#deps.redis.cmd.del(routes.filters, routes.meta)
+    ]).catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
+    this.#log.info({ memberId: me }, 'left cluster')
+  }
+
+  #forward (message: Message, done: (err?: Error) => void): void {
+    if (!this.#started || this.#closing !== undefined) return done()
+    const targets = this.table.match(message.topic)
+    targets.delete(this.#memberId)
+    if (targets.size === 0) return done()
+    const record = toRecord(message)
+    let pending = targets.size
+    let failure: Error | undefined
+    // QoS 0 completes at once unless Redis is falling behind; QoS 1/2 completes when Redis
+    // has accepted the frame (the PUBACK/PUBREC follows that hand-off).
+    const waitForRedis = record.qos > 0 || this.#outbox.unsettledBytes > BACKPRESSURE_BYTES
+    const settle = (err?: Error): void => {
+      if (err !== undefined) failure ??= err
+      if (--pending === 0 && waitForRedis) done(failure)
+    }
+    for (const t of targets) {
+      this.counts.forwarded++
+      this.#outbox.add(t, w => w.publish(record), settle)
+    }
+    if (!waitForRedis) done()
+  }
+
+  #onRecords (sender: string, records: InboxRecord[]): void {
+    for (const r of records) {
+      switch (r.kind) {
+        case 'publish':
+          this.counts.received++
+          this.#deliver(toMessage(r))
+          break
+        case 'routes':
+          this.#sync.onDelta(sender, r.seq, r.changes)
+          break
+        case 'ack':
+          this.#local.acked(sender, r.seq)
+          break
+        case 'hello':
+          this.#addPeer(sender)
+          // Tells the newcomer how far our routes are; a higher number than its
+          // snapshot makes it reload, which covers changes made while it joined.
+          this.#outbox.add(sender, w => w.routes(this.#local.seq, []))
+          break
+        case 'gone':
+          this.#dropPeer(r.memberId)
+          break
+        case 'ping':
+          break
+      }
+    }
+  }
+
+  #deliver (message: Message): void {
+    const hook = this.#inbound
+    if (this.#deliveries === undefined && (hook === undefined || message.qos === 0)) {
+      this.emitter.deliver(message)
+      return
+    }
+    const before = this.#deliveries ?? Promise.resolve()
+    const run = async (): Promise<void> => {
+      if (hook !== undefined && message.qos !== 0) {
+        await hook(message).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
+      }
+      this.emitter.deliver(message)
+    }
+    const next = before.then(run)
+    this.#deliveries = next
+    void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
+  }
+
+  #addPeer (memberId: string): void {
+    if (memberId === this.#memberId || this.#peers.has(memberId)) return
+    this.#peers.add(memberId)
+    this.#sync.ensure(memberId)
+    this.#log.info({ memberId }, 'peer joined')
+  }
+
+  #dropPeer (memberId: string): void {
+    if (!this.#peers.delete(memberId)) return
+    this.#sync.drop(memberId)
+    this.#outbox.forget(memberId)
+    this.#local.peerGone(memberId)
+    this.#log.info({ memberId }, 'peer left')
+  }
+
+  /** Membership anti-entropy after each beat, plus the route digest check. */
+  #onMembers (live: ReadonlySet<string>): void {
+    for (const p of [...this.#peers]) if (!live.has(p)) this.#dropPeer(p)
+    for (const m of live) this.#addPeer(m)
+    void this.#checkDigests()
+  }
+
+  async #checkDigests (): Promise<void> {
+    const peers = [...this.#peers]
+    try {
+      const seqs = await Promise.all(peers.map(async p => await this.#deps.redis.cmd.hget(this.#deps.keys.routes(p).meta, 'seq')))
+      peers.forEach((p, i) => this.#sync.checkDigest(p, Number(seqs[i] ?? 0)))
+    } catch (err) {
+      this.#log.debug({ err }, 'route digest check failed')
+    }
+  }
+
+  async #reap (dead: string[]): Promise<void> {
+    for (const m of dead) {
+      this.#log.info({ memberId: m }, 'node lease expired')
+      const routes = this.#deps.keys.routes(m)
+      await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
+      for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
+      this.#dropPeer(m)
+    }
+    this.#deps.onReaped?.(dead)
+  }
+
+  async #rejoin (): Promise<void> {
+    const old = this.#memberId
+    this.#memberId = `${this.#deps.nodeId}~${randomBytes(4).toString('hex')}`
+    this.#log.warn({ old, memberId: this.#memberId }, 'rejoining under a new identity')
+    for (const p of [...this.#peers]) this.#dropPeer(p)
+    try {
+      await this.#join()
+      this.#local.reset()
+    } catch (err) {
+      this.#log.error({ err }, 'rejoin failed, retrying at the next beat')
+      this.#memberId = old
+    }
+  }
+}
+
+function toRecord (message: Message): Omit<PublishRecord, 'kind'> {
+  const payload = message.payload as unknown
+  return {
+    topic: message.topic,
+    payload: Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload ?? null)),
+    qos: (message.qos ?? 0) as 0 | 1 | 2,
+    retain: message.retain === true,
+    dup: message.dup === true,
+    brokerId: String(message.brokerId ?? ''),
+    brokerCounter: Number(message.brokerCounter ?? 0)
+  }
+}
+
+function toMessage (r: PublishRecord): Message {
+  return {
+    cmd: 'publish',
+    brokerId: r.brokerId,
+    brokerCounter: r.brokerCounter,
+    topic: r.topic,
+    payload: r.payload,
+    qos: r.qos,
+    retain: r.retain,
+    dup: r.dup,
+    messageId: undefined
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Outbox: batches everything this node sends to one peer in one tick into one frame and
+ * one SPUBLISH to the peer's inbox. Frames to one inbox leave in order on one connection,
+ * which keeps order per publisher and topic.
+ */
+import { FrameWriter } from '../redis/codec.js'
+
+export interface OutboxDeps {
+  /** This member's id, written in every frame header. */
+  sender: () => string
+  /** Inbox channel of a member. */
+  inbox: (memberId: string) => string
+  /** Sends one frame to one channel. */
+  send: (channel: string, frame: Buffer) => Promise<void>
+  /** Called when a frame could not be sent (publishes in it are lost for QoS 0). */
+  onError: (memberId: string, records: number, err: Error) => void
+}
+
+interface Pending {
+  writer: FrameWriter
+  settle: Array<(err?: Error) => void>
+}
+
+/** A frame is sent early when it grows past this size, to bound memory and latency. */
+const MAX_FRAME_BYTES = 256 * 1024
+
+export class Outbox {
+  readonly #deps: OutboxDeps
+  readonly #pending = new Map<string, Pending>()
+  #scheduled = false
+  /** Bytes handed to Redis and not yet acknowledged by it. */
+  #unsettledBytes = 0
+
+  constructor (deps: OutboxDeps) {
+    this.#deps = deps
+  }
+
+  /** Bytes written to Redis whose reply has not come back yet (back-pressure signal). */
+  get unsettledBytes (): number {
+    return this.#unsettledBytes
+  }
+
+  /**
+   * Adds records for `memberId` to this tick's frame; `settle` is called when Redis has
+   * accepted the frame (or with the error when it could not be sent).
+   */
+  add (memberId: string, write: (w: FrameWriter) => void, settle?: (err?: Error) => void): void {
+    let p = this.#pending.get(memberId)
+    if (p === undefined) {
+      p = { writer: new FrameWriter(this.#deps.sender()), settle: [] }
+      this.#pending.set(memberId, p)
+    }
+    write(p.writer)
+    if (settle !== undefined) p.settle.push(settle)
+    if (p.writer.bytes >= MAX_FRAME_BYTES) {
+      this.#pending.delete(memberId)
+      this.#sendFrame(memberId, p)
+    } else if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  /** Sends every pending frame now. */
+  flush (): void {
+    this.#scheduled = false
+    const all = [...this.#pending]
+    this.#pending.clear()
+    for (const [memberId, p] of all) this.#sendFrame(memberId, p)
+  }
+
+  /** Drops frames not yet sent to a member that is gone. */
+  forget (memberId: string): void {
+    const p = this.#pending.get(memberId)
+    if (p === undefined) return
+    this.#pending.delete(memberId)
+    for (const settle of p.settle) settle()
+  }
+
+  #sendFrame (memberId: string, p: Pending): void {
+    const frame = p.writer.finish()
+    this.#unsettledBytes += frame.length
+    this.#deps.send(this.#deps.inbox(memberId), frame).then(() => {
+      this.#unsettledBytes -= frame.length
+      for (const settle of p.settle) settle()
+    }, (err: Error) => {
+      this.#unsettledBytes -= frame.length
+      this.#deps.onError(memberId, p.writer.records, err)
+      for (const settle of p.settle) settle(err)
+    })
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Membership: every node holds a lease in the `{nodes}` sorted set, with a deadline taken
+ * from Redis TIME, and renews it every third of the lease time. On each beat a node also
+ * sweeps expired leases; the sweep removes them atomically, so each dead member has
+ * exactly one reaper. A node that finds its own lease gone must not go on under that
+ * identity: it is told so (`onLeaseLost`) and rejoins as a new member.
+ */
+import type { Logger } from '../logger.js'
+import type { Scripts } from '../redis/scripts.js'
+
+export interface RegistryEvents {
+  /** The live members (this one included) after each beat. */
+  onMembers: (live: ReadonlySet<string>) => void
+  /** This caller's sweep removed these expired members: it is their reaper. */
+  onReaped: (memberIds: string[]) => void
+  /** This member's lease was reaped by a peer. */
+  onLeaseLost: () => void
+}
+
+/** Most expired members removed per sweep call (bounded script work). */
+const SWEEP_LIMIT = 16
+
+export class Registry {
+  readonly #scripts: Scripts
+  readonly #leaseTtlMs: number
+  readonly #events: RegistryEvents
+  readonly #log: Logger
+  #memberId: string
+  #timer: NodeJS.Timeout | undefined
+  #beating = false
+  #lastBeatAt = 0
+  #healthy = false
+
+  constructor (deps: { scripts: Scripts, leaseTtlMs: number, memberId: string, log: Logger, events: RegistryEvents }) {
+    this.#scripts = deps.scripts
+    this.#leaseTtlMs = deps.leaseTtlMs
+    this.#events = deps.events
+    this.#log = deps.log
+    this.#memberId = deps.memberId
+  }
+
+  get memberId (): string { return this.#memberId }
+  /** True while the last beat succeeded within the lease time. */
+  get healthy (): boolean { return this.#healthy && Date.now() - this.#lastBeatAt < this.#leaseTtlMs }
+  get heartbeatIntervalMs (): number { return Math.floor(this.#leaseTtlMs / 3) }
+
+  /** Takes the lease for `memberId` and starts beating. Returns the live members. */
+  async join (memberId: string): Promise<Set<string>> {
+    this.#memberId = memberId
+    const beat = await this.#scripts.nodeHeartbeat(memberId, this.#leaseTtlMs, true)
+    this.#lastBeatAt = Date.now()
+    this.#healthy = true
+    this.#schedule()
+    return new Set(beat.live)
+  }
+
+  /** One beat now (also what the timer runs). */
+  async beat (): Promise<void> {
+    if (this.#beating) return
+    this.#beating = true
+    try {
+      const beat = await this.#scripts.nodeHeartbeat(this.#memberId, this.#leaseTtlMs, false)
+      if (!beat.held) {
+        this.#healthy = false
+        this.#log.warn({ memberId: this.#memberId }, 'own lease was reaped')
+        this.#events.onLeaseLost()
+        return
+      }
+      this.#lastBeatAt = Date.now()
+      this.#healthy = true
+      this.#events.onMembers(new Set(beat.live))
+      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT)
+      if (reaped.length > 0) this.#events.onReaped(reaped)
+    } catch (err) {
+      this.#log.warn({ err }, 'heartbeat failed')
+    } finally {
+      this.#beating = false
+    }
+  }
+
+  /** Stops beating (the lease is removed by the caller's `leave`). */
+  stop (): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #schedule (): void {
+    this.stop()
+    this.#timer = setInterval(() => { void this.beat() }, this.heartbeatIntervalMs)
+    this.#timer.unref()
+  }
+}

@@ -61,6 +61,7 @@ export class ClusterRouting {
   #started = false
   #closing: Promise<void> | undefined
   #inbound: InboundHook | undefined
+  #starting: Promise<void> | undefined
   /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
   #deliveries: Promise<void> | undefined
   /** Publishes sent to peers and received from them. */
@@ -158,7 +159,8 @@ export class ClusterRouting {
   }
 
   async start (): Promise<void> {
-    await this.#join()
+    this.#starting = this.#join()
+    await this.#starting
     this.#started = true
     this.#markReady()
     this.#log.info({ memberId: this.#memberId, peers: this.#peers.size }, 'joined cluster')
@@ -186,6 +188,7 @@ export class ClusterRouting {
   }
 
   async #leave (): Promise<void> {
+    await this.#starting?.catch(() => {})
     this.#registry.stop()
     this.#local.close()
     await this.#inbox.close()

@@ -5,8 +5,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { SETTINGS } from '../../src/config.js'
 import { closeAll, connect, unique } from '../helpers/mqtt.js'
+import { ENTRY, listenerPorts } from '../helpers/process.js'
 
-const ENTRY = new URL('../support/slotmq-src.ts', import.meta.url).pathname
 
 interface Run { code: number | null, stdout: string, stderr: string }
 
@@ -92,26 +92,6 @@ test('a running node serves /health, /ready and Prometheus /metrics, and exits 0
   const [code] = await once(child, 'exit') as [number | null]
   assert.equal(code, 0)
 })
-
-/** Reads the bound ports from the node's start-up log lines (and keeps draining stdout). */
-async function listenerPorts (stdout: NodeJS.ReadableStream): Promise<{ mqtt: number, http: number }> {
-  return await new Promise((resolve, reject) => {
-    const found: Record<string, number> = {}
-    let buffered = ''
-    stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const lines = buffered.split('\n')
-      buffered = lines.pop() ?? ''
-      for (const line of lines) {
-        const entry = JSON.parse(line) as { msg: string, address?: { port: number } }
-        if (entry.msg === 'mqtt listener started' && entry.address) found.mqtt = entry.address.port
-        if (entry.msg === 'http listener started' && entry.address) found.http = entry.address.port
-      }
-      if (found.mqtt !== undefined && found.http !== undefined) resolve({ mqtt: found.mqtt, http: found.http })
-    })
-    stdout.on('end', () => reject(new Error('the node exited before its listeners started')))
-  })
-}
 
 /** Every line of the Prometheus text exposition format is a comment, blank or a sample. */
 function assertPrometheusText (text: string): void {

@@ -138,3 +138,20 @@ async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs =
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
+
+/** One plain (non-cluster) redis-server on a free loopback port, persistence off. */
+export async function startRedisServer (): Promise<RedisCluster> {
+  if (!redisServerAvailable()) throw new Error(INSTALL_HINT)
+  const [port] = await freePorts(1) as [number]
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' })
+  const onExit = (): void => { child.kill('SIGKILL') }
+  process.once('exit', onExit)
+  const stop = async (): Promise<void> => { process.off('exit', onExit); await stopChild(child) }
+  try {
+    await waitFor(async () => await ping(port), `redis ${port} to start`)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { nodes: [{ host: '127.0.0.1', port }], stop }
+}

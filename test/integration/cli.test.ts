@@ -7,7 +7,6 @@ import { SETTINGS } from '../../src/config.js'
 import { closeAll, connect, unique } from '../helpers/mqtt.js'
 import { ENTRY, listenerPorts } from '../helpers/process.js'
 
-
 interface Run { code: number | null, stdout: string, stderr: string }
 
 async function run (args: string[], env: Record<string, string> = {}): Promise<Run> {

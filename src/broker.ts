@@ -116,7 +116,17 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
                 { name: 'lease', ok: () => cluster.routing.health().lease },
                 { name: 'inbox', ok: () => cluster.routing.health().inbox }
               ])
-        ]
+        ],
+        details: () => ({
+          mode,
+          ...(cluster === undefined
+            ? {}
+            : {
+                redis: cluster.redis.capabilities,
+                memberId: cluster.routing.memberId,
+                peers: cluster.routing.peers.size
+              })
+        })
       })
 
     const close = async (): Promise<void> => {

@@ -34,6 +34,7 @@ export async function main (argv: readonly string[], env: Record<string, string 
     broker = await createBroker(config, { log })
   } catch (err) {
     log.fatal({ err }, 'broker failed to start')
+    process.stderr.write(`slotmq: ${err instanceof Error ? err.message : String(err)}\n`)
     return err instanceof BrokerError && err.code === ERR.REDIS_MODE ? EXIT_CONFIG : 1
   }
 

@@ -11,11 +11,20 @@ export interface ReadinessCheck {
 
 /**
  * Operations endpoints: GET /health (the process is alive), GET /ready (every check
- * passes: listeners bound, not shutting down; later Redis and the inbox), GET /metrics
+ * passes: listeners bound, not shutting down; in Redis modes also Redis reachable, lease
+ * held and inbox answering its pings), GET /metrics
  * (Prometheus text format).
  */
 export async function startHttpListener (
-  opts: { host: string, port: number, log: Logger, registry: Registry, checks: readonly ReadinessCheck[] }
+  opts: {
+    host: string
+    port: number
+    log: Logger
+    registry: Registry
+    checks: readonly ReadinessCheck[]
+    /** Extra facts shown on /ready (the Redis probe's choice). */
+    details?: () => Record<string, unknown>
+  }
 ): Promise<Listener> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
@@ -28,7 +37,7 @@ export async function startHttpListener (
       case '/ready': {
         const checks = Object.fromEntries(opts.checks.map(c => [c.name, c.ok()]))
         const ready = Object.values(checks).every(Boolean)
-        return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks })
+        return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...opts.details?.() })
       }
       case '/metrics':
         opts.registry.metrics().then(

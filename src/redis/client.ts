@@ -178,7 +178,8 @@ async function probe (seeds: Seed[], base: ProbeOptions): Promise<{ mode: 'clust
       connectTimeout: PROBE_TIMEOUT_MS,
       retryStrategy: () => null
     })
-    r.on('error', () => {})
+    let lastError: Error | undefined
+    r.on('error', (err: Error) => { lastError = err })
     try {
       await r.connect()
       const server = await r.info('server')
@@ -187,7 +188,8 @@ async function probe (seeds: Seed[], base: ProbeOptions): Promise<{ mode: 'clust
       const mode = /cluster_enabled:1/.test(cluster) ? 'cluster' : 'single'
       return { mode, version, sharded: await hasSpublish(r, version) }
     } catch (err) {
-      problems.push(`${seed.host}:${seed.port}: ${(err as Error).message}`)
+      // ioredis reports a refused connection as "Connection is closed"; the socket error says why.
+      problems.push(`${seed.host}:${seed.port}: ${(lastError ?? err as Error).message}`)
     } finally {
       r.disconnect()
     }

@@ -100,3 +100,15 @@ function assertPrometheusText (text: string): void {
     assert.match(line, sample)
   }
 }
+
+test('a node whose Redis is unreachable at start-up exits 1 naming the seed and the reason', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const p = (server.address() as { port: number }).port
+      server.close(() => resolve(p))
+    })
+  })
+  const r = await run(['start', '--mqtt-port', '0', '--ws-port', 'off', '--http-port', 'off', '--redis', `127.0.0.1:${port}`])
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, new RegExp(`no Redis seed answered: 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`))
+})

@@ -140,10 +140,10 @@ async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs =
 }
 
 /** One plain (non-cluster) redis-server on a free loopback port, persistence off. */
-export async function startRedisServer (): Promise<RedisCluster> {
+export async function startRedisServer (extraArgs: string[] = []): Promise<RedisCluster> {
   if (!redisServerAvailable()) throw new Error(INSTALL_HINT)
   const [port] = await freePorts(1) as [number]
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs], { stdio: 'ignore' })
   const onExit = (): void => { child.kill('SIGKILL') }
   process.once('exit', onExit)
   const stop = async (): Promise<void> => { process.off('exit', onExit); await stopChild(child) }

@@ -1,22 +1,24 @@
 /**
  * `npm test`: unit tests, then integration tests against a real Redis Cluster started
  * here from redis-server (unless REDIS_CLUSTER_NODES already names one).
- * Usage: node --import tsx test/run.ts [unit|integration|all]
+ * Usage: node --import tsx test/run.ts [unit|integration|failover|all]
+ * Failover tests start their own Redis Cluster, because they change it.
  */
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { INSTALL_HINT, redisServerAvailable, startRedisCluster, type RedisCluster } from './support/redis-cluster.js'
 
 const which = process.argv[2] ?? 'all'
-if (!['unit', 'integration', 'all'].includes(which)) {
-  process.stderr.write('usage: test/run.ts [unit|integration|all]\n')
+if (!['unit', 'integration', 'failover', 'all'].includes(which)) {
+  process.stderr.write('usage: test/run.ts [unit|integration|failover|all]\n')
   process.exit(2)
 }
-const groups = which === 'all' ? ['unit', 'integration'] : [which]
+const groups = which === 'all' ? ['unit', 'integration', 'failover'] : [which]
 const files = groups.flatMap(group => testFiles(`test/${group}`))
 const needsCluster = groups.includes('integration')
+const needsRedis = needsCluster || groups.includes('failover')
 
-if (needsCluster && !redisServerAvailable()) {
+if (needsRedis && !redisServerAvailable()) {
   process.stderr.write(`${INSTALL_HINT}\n`)
   process.exit(1)
 }

@@ -40,6 +40,12 @@ export interface ClusterRoutingDeps {
 /** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
 export type InboundHook = (message: Message) => Promise<void>
 
+/**
+ * A node pings its own inbox this often; a ping still missing at the next one means the
+ * subscription was lost (ioredis does not always resubscribe after a failover), so the
+ * node resubscribes: delivery resumes within about two intervals.
+ */
+const INBOX_PING_MS = 1000
 /** Route changes wait at most this long for peers' acknowledgements before SUBACK. */
 const ACK_TIMEOUT_MS = 2000
 /** Frames not yet accepted by Redis above which QoS 0 publishers wait (back-pressure). */
@@ -90,7 +96,7 @@ export class ClusterRouting {
       channel: () => keys.inbox(this.#memberId),
       memberId: () => this.#memberId,
       onRecords: (sender, records) => this.#onRecords(sender, records),
-      pingIntervalMs: Math.max(1000, Math.floor(deps.leaseTtlMs / 3)),
+      pingIntervalMs: INBOX_PING_MS,
       log: this.#log
     })
     this.#registry = new Registry({

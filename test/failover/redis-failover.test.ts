@@ -1,0 +1,170 @@
+/**
+ * Redis failures under a live cross-node stream, on a Redis Cluster of this file's own
+ * (the tests change it): CLUSTER FAILOVER of the primary holding a node's inbox channel,
+ * a migration of that channel's slot to another primary, and kill -9 of its primary.
+ * Each time delivery must resume by itself; the time it took is reported.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import calculateSlot from 'cluster-key-slot'
+import { Redis } from 'ioredis'
+import { createKeySpace } from '../../src/redis/keys.js'
+import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { uniquePrefix } from '../helpers/redis.js'
+import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js'
+
+interface Shard { master: { port: number, id: string }, replicas: Array<{ port: number, id: string }>, slots: Array<[number, number]> }
+
+async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
+  const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, lazyConnect: true })
+  r.on('error', () => {})
+  try {
+    await r.connect()
+    return await fn(r)
+  } finally {
+    r.disconnect()
+  }
+}
+
+async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now()
+  const attempt = async (): Promise<boolean> => {
+    try {
+      return await check()
+    } catch {
+      return false
+    }
+  }
+  while (!(await attempt())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return Date.now() - started
+}
+
+describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () => {
+  let cluster: RedisCluster
+  let topo: Topology
+  let ports: number[]
+  const prefix = uniquePrefix()
+
+  /** Shards as one live node sees them. */
+  async function shards (): Promise<Shard[]> {
+    for (const port of ports) {
+      try {
+        return await withRedis(port, async r => {
+          const lines = (await r.cluster('NODES') as string).trim().split('\n').map(l => l.split(' '))
+          const alive = lines.filter(f => !(f[2] ?? '').includes('fail'))
+          return alive.filter(f => (f[2] ?? '').includes('master') && f.length > 8).map(f => ({
+            master: { port: Number((f[1] ?? '').split(':')[1]?.split('@')[0]), id: f[0] ?? '' },
+            replicas: alive.filter(g => g[3] === f[0]).map(g => ({ port: Number((g[1] ?? '').split(':')[1]?.split('@')[0]), id: g[0] ?? '' })),
+            slots: f.slice(8).filter(s => !s.startsWith('[')).map(s => {
+              const [a, b] = s.split('-')
+              return [Number(a), Number(b ?? a)] as [number, number]
+            })
+          }))
+        })
+      } catch {}
+    }
+    throw new Error('no Redis node answered')
+  }
+
+  async function shardOf (slot: number): Promise<Shard> {
+    const shard = (await shards()).find(s => s.slots.some(([a, b]) => slot >= a && slot <= b))
+    if (shard === undefined) throw new Error(`no shard serves slot ${slot}`)
+    return shard
+  }
+
+  /** Slot of the inbox channel of the node the subscriber is on (node 1). */
+  function inboxSlot (): number {
+    const memberId = topo.nodes[1]?.cluster?.memberId ?? ''
+    return calculateSlot(createKeySpace(prefix).inbox(memberId))
+  }
+
+  /** Publishes QoS 1 from node 0 every 20 ms; the subscriber is on node 1. */
+  async function stream (): Promise<{ sent: () => number, received: () => Set<number>, stop: () => void }> {
+    const topic = unique('failover')
+    const sub = await connect(topo.urls[1] as string, { reconnectPeriod: 100 })
+    const got = collect(sub)
+    await sub.subscribeAsync(topic, { qos: 1 })
+    const pub = await connect(topo.urls[0] as string, { reconnectPeriod: 100 })
+    let seq = 0
+    const timer = setInterval(() => { pub.publish(topic, String(++seq), { qos: 1 }) }, 20)
+    return {
+      sent: () => seq,
+      received: () => new Set(got.messages.map(m => Number(m.payload))),
+      stop: () => clearInterval(timer)
+    }
+  }
+
+  async function resumesAfter (t: { diagnostic: (s: string) => void }, what: string, event: () => Promise<void>): Promise<void> {
+    const s = await stream()
+    try {
+      await until('the stream flows', () => s.received().size > 5, 10_000)
+      const started = Date.now()
+      await event()
+      const settled = Date.now() - started
+      const mark = s.sent()
+      await until(`a message sent after the ${what} arrives`, () => [...s.received()].some(n => n > mark), 60_000)
+      t.diagnostic(`${what}: Redis settled after ${settled} ms; delivery resumed ${Date.now() - started} ms after the event began`)
+    } finally {
+      s.stop()
+    }
+    for (const node of topo.nodes) {
+      assert.equal(node.aedes.closed, false, 'the node is still serving')
+    }
+  }
+
+  before(async () => {
+    cluster = await startRedisCluster()
+    ports = cluster.nodes.map(n => n.port)
+    topo = await startNodes(2, { redis: cluster.nodes.map(n => `${n.host}:${n.port}`).join(','), 'redis-prefix': prefix, 'lease-ttl-ms': '6000' })
+  })
+  after(async () => {
+    await closeAll()
+    await topo?.close()
+    await cluster?.stop()
+  })
+
+  test('CLUSTER FAILOVER of the primary holding a node\'s inbox: delivery resumes', async (t) => {
+    await resumesAfter(t, 'CLUSTER FAILOVER', async () => {
+      const shard = await shardOf(inboxSlot())
+      const replica = shard.replicas[0]
+      assert.ok(replica !== undefined, 'the shard has a replica')
+      await withRedis(replica.port, async r => await r.cluster('FAILOVER'))
+      await until('the replica is primary', async () => (await shardOf(inboxSlot())).master.port === replica.port, 20_000)
+    })
+  })
+
+  test('the inbox channel\'s slot migrates to another primary: delivery resumes', async (t) => {
+    await resumesAfter(t, 'slot migration', async () => {
+      const slot = inboxSlot()
+      const from = await shardOf(slot)
+      const to = (await shards()).find(s => s.master.id !== from.master.id)
+      assert.ok(to !== undefined)
+      await withRedis(to.master.port, async r => await r.cluster('SETSLOT', slot, 'IMPORTING', from.master.id))
+      await withRedis(from.master.port, async r => await r.cluster('SETSLOT', slot, 'MIGRATING', to.master.id))
+      // Keys in the slot, if any, move first (an inbox channel is not a key; other keys may share the slot).
+      for (;;) {
+        const keys = await withRedis(from.master.port, async r => await r.cluster('GETKEYSINSLOT', slot, 100) as string[])
+        if (keys.length === 0) break
+        await withRedis(from.master.port, async r => await r.migrate('127.0.0.1', to.master.port, '', 0, 5000, 'KEYS', ...keys))
+      }
+      for (const s of await shards()) {
+        for (const node of [s.master]) await withRedis(node.port, async r => await r.cluster('SETSLOT', slot, 'NODE', to.master.id))
+      }
+      await until('the slot is served by its new primary', async () => (await shardOf(slot)).master.id === to.master.id, 20_000)
+    })
+  })
+
+  test('kill -9 of the primary holding a node\'s inbox: a replica takes over and delivery resumes', async (t) => {
+    await resumesAfter(t, 'kill -9 of the primary', async () => {
+      const shard = await shardOf(inboxSlot())
+      assert.ok(shard.replicas.length > 0, 'the shard has a replica to promote')
+      const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
+      process.kill(pid, 'SIGKILL')
+      await until('a replica is promoted', async () => (await shardOf(inboxSlot())).master.port !== shard.master.port, 30_000)
+    })
+  })
+})

@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Cluster } from 'ioredis'
+import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
+import { Scripts } from '../../src/redis/scripts.js'
 import { clusterNodesFromEnv, startRedisCluster } from '../support/redis-cluster.js'
 
 export interface TestRedis {
@@ -32,4 +34,11 @@ export function clusterClient (seeds: string[]): Cluster {
     const i = s.lastIndexOf(':')
     return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
   }), { scaleReads: 'master' })
+}
+
+/** A Cluster client with the script registry under a fresh prefix, for script tests. */
+export function scriptsOn (seeds: string[]): { redis: Cluster, keys: KeySpace, scripts: Scripts } {
+  const redis = clusterClient(seeds)
+  const keys = createKeySpace(uniquePrefix())
+  return { redis, keys, scripts: new Scripts(redis, keys) }
 }

@@ -1,0 +1,129 @@
+/**
+ * Cross-node routing on the real Redis Cluster: publishes go only to nodes with matching
+ * routes, in order, reaching a subscription as soon as its SUBACK is out; retained
+ * messages are read by wildcard from any node.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { ClusterRouting } from '../../src/routing/cluster.js'
+import { closeAll, collect, connect, expectNoMore, unique } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+
+describe('routing between three nodes', { timeout: 60_000 }, () => {
+  let redis: TestRedis
+  let topo: Topology
+  const url = (i: number): string => topo.urls[i] as string
+  const routing = (i: number): ClusterRouting => topo.nodes[i]?.cluster as ClusterRouting
+
+  before(async () => {
+    redis = await useRedisCluster()
+    topo = await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() })
+  })
+  after(async () => {
+    await closeAll()
+    await topo.close()
+    await redis.stop()
+  })
+
+  for (const qos of [0, 1] as const) {
+    test(`QoS ${qos}: 1000 messages from one publisher arrive on another node complete and in order`, async () => {
+      const topic = unique('order')
+      const sub = await connect(url(2))
+      const got = collect(sub)
+      await sub.subscribeAsync(topic, { qos })
+      const pub = await connect(url(0))
+      for (let i = 0; i < 1000; i++) pub.publish(topic, String(i), { qos })
+      const messages = await got.waitFor(1000, 20_000)
+      assert.deepEqual(messages.map(m => Number(m.payload)), Array.from({ length: 1000 }, (_, i) => i))
+      await expectNoMore(got, 1000, 200)
+    })
+  }
+
+  test('a publish made on another node right after SUBACK reaches the new subscriber (20 times)', async () => {
+    const sub = await connect(url(1))
+    const got = collect(sub)
+    const pub = await connect(url(0))
+    for (let i = 0; i < 20; i++) {
+      const topic = unique(`fresh-${i}`)
+      await sub.subscribeAsync(topic, { qos: 0 })
+      pub.publish(topic, String(i), { qos: 0 })
+      await got.waitFor(i + 1, 5000)
+    }
+  })
+
+  test('a publish goes only to the nodes that have a matching subscriber', async () => {
+    const topic = unique('targeted')
+    const sub = await connect(url(1))
+    const got = collect(sub)
+    await sub.subscribeAsync(topic, { qos: 1 })
+    const pub = await connect(url(0))
+    // Counted after the connects: aedes announces each connect on $SYS to every node.
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const before = { forwarded: routing(0).counts.forwarded, toNode2: routing(2).counts.received }
+    for (let i = 0; i < 10; i++) await pub.publishAsync(topic, String(i), { qos: 1 })
+    await got.waitFor(10)
+    assert.equal(routing(0).counts.forwarded - before.forwarded, 10, 'one copy per message, to node 1 only')
+    assert.equal(routing(2).counts.received, before.toNode2, 'node 2 has no subscriber and received nothing')
+  })
+
+  test('when its last local subscriber leaves, a node\'s route disappears from every peer', async () => {
+    const filter = `${unique('gone')}/+`
+    const sub = await connect(url(2))
+    await sub.subscribeAsync(filter, { qos: 0 })
+    const member = routing(2).memberId
+    assert.ok(routing(0).table.filtersOf(member).has(filter))
+    assert.ok(routing(1).table.filtersOf(member).has(filter))
+    await sub.unsubscribeAsync(filter)
+    const deadline = Date.now() + 5000
+    while ([0, 1].some(i => routing(i).table.filtersOf(member).has(filter))) {
+      assert.ok(Date.now() < deadline, 'route still present on a peer')
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+  })
+
+  test('retained messages written on one node are found by wildcards on another, partition by partition', async () => {
+    const root = unique('ret')
+    const pub = await connect(url(0))
+    const topics = [`${root}/x/c`, `${root}/y/c`, `${root}/y/d`, `${root}-other/x/c`]
+    for (const t of topics) await pub.publishAsync(t, t, { qos: 1, retain: true })
+    const cases: Array<[string, string[]]> = [
+      [`${root}/+/c`, [`${root}/x/c`, `${root}/y/c`]],
+      [`${root}/#`, [`${root}/x/c`, `${root}/y/c`, `${root}/y/d`]],
+      ['+/x/c', [`${root}/x/c`, `${root}-other/x/c`]],
+      [`${root}/y/d`, [`${root}/y/d`]]
+    ]
+    for (const [filter, expected] of cases) {
+      const sub = await connect(url(2))
+      const got = collect(sub)
+      await sub.subscribeAsync(filter, { qos: 1 })
+      if (filter.startsWith('+')) {
+        // `+/x/c` may also match retained messages other tests left: keep only ours.
+        await new Promise(resolve => setTimeout(resolve, 300))
+        const ours = got.messages.map(m => m.topic).filter(t => t.startsWith(root)).sort()
+        assert.deepEqual(ours, expected.sort(), filter)
+      } else {
+        const messages = await got.waitFor(expected.length)
+        assert.deepEqual(messages.map(m => m.topic).sort(), expected.sort(), filter)
+        assert.ok(messages.every(m => m.retain && m.payload === m.topic))
+        await expectNoMore(got, expected.length, 200)
+      }
+    }
+  })
+
+  test('[MQTT-4.7.2-1] a # subscription does not receive retained $ topics', async () => {
+    const pub = await connect(url(0))
+    const topic = `$x-${unique('dollar')}`
+    await pub.publishAsync(`${topic}/t`, 'dollar', { qos: 1, retain: true })
+    const sub = await connect(url(1))
+    const got = collect(sub)
+    await sub.subscribeAsync('#', { qos: 0 })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.ok(!got.messages.some(m => m.topic.startsWith('$')), 'no $ topic delivered for #')
+    const exact = await connect(url(1))
+    const gotExact = collect(exact)
+    await exact.subscribeAsync(`${topic}/+`, { qos: 0 })
+    const [m] = await gotExact.waitFor(1)
+    assert.equal(m?.payload, 'dollar')
+  })
+})

@@ -72,7 +72,8 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     subscriptions: () => countSubscriptions(aedes),
     retainedMessages: () => persistence.retainedCount,
     persistentSessions: () => persistence.sessionCount,
-    bytes: () => connections.bytes()
+    bytes: () => connections.bytes(),
+    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats() })
   })
   observe(aedes, log, metrics)
   const fixes = installDeliveryFixes(aedes)

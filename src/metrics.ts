@@ -13,6 +13,18 @@ export interface MetricsSources {
   retainedMessages: () => number
   persistentSessions: () => number
   bytes: () => { received: number, sent: number }
+  /** Routing between nodes (Redis modes only). */
+  cluster?: () => ClusterStats
+}
+
+export interface ClusterStats {
+  peers: number
+  forwarded: number
+  received: number
+  frameErrors: number
+  routeReloads: number
+  inboxResubscribes: number
+  malformedFrames: number
 }
 
 export interface BrokerMetrics {
@@ -37,6 +49,16 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
   gauge('slotmq_persistent_sessions', 'Persistent (clean session 0) sessions held, connected or not', sources.persistentSessions)
   byteCounter('slotmq_bytes_received_total', 'Bytes read from MQTT connections (TCP and WebSocket)', 'received')
   byteCounter('slotmq_bytes_sent_total', 'Bytes written to MQTT connections (TCP and WebSocket)', 'sent')
+  const cluster = sources.cluster
+  if (cluster !== undefined) {
+    gauge('slotmq_cluster_peers', 'Live peer nodes this node routes to', () => cluster().peers)
+    total('slotmq_cluster_forwarded_total', 'Publishes sent to peer nodes (one per target node)', () => cluster().forwarded)
+    total('slotmq_cluster_received_total', 'Publishes received from peer nodes', () => cluster().received)
+    total('slotmq_cluster_frame_errors_total', 'Frames to peers that Redis did not accept', () => cluster().frameErrors)
+    total('slotmq_cluster_route_reloads_total', 'Peer route sets reloaded from Redis (gaps, joins, digest mismatches)', () => cluster().routeReloads)
+    total('slotmq_cluster_inbox_resubscribes_total', 'Inbox subscriptions renewed after a lost ping', () => cluster().inboxResubscribes)
+    total('slotmq_cluster_malformed_frames_total', 'Inbox frames dropped because they could not be decoded', () => cluster().malformedFrames)
+  }
 
   return {
     registry,
@@ -52,7 +74,11 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
   }
 
   function byteCounter (name: string, help: string, which: 'received' | 'sent'): void {
-    // the totals are read from the sockets when scraped; a counter is reset and set
-    new Counter({ name, help, registers, collect () { this.reset(); this.inc(sources.bytes()[which]) } }) // eslint-disable-line no-new
+    total(name, help, () => sources.bytes()[which])
+  }
+
+  /** A counter whose total is kept elsewhere and read when scraped (reset, then set). */
+  function total (name: string, help: string, read: () => number): void {
+    new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } }) // eslint-disable-line no-new
   }
 }

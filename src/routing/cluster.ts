@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
+import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
 import type { InboxRecord, PublishRecord } from '../redis/codec.js'
 import type { KeySpace } from '../redis/keys.js'
@@ -157,7 +158,18 @@ export class ClusterRouting {
   }
 
   get peers (): ReadonlySet<string> { return this.#peers }
-  get reloads (): number { return this.#sync.reloads }
+  /** Counters for metrics. */
+  stats (): ClusterStats {
+    return {
+      peers: this.#peers.size,
+      forwarded: this.counts.forwarded,
+      received: this.counts.received,
+      frameErrors: this.counts.frameErrors,
+      routeReloads: this.#sync.reloads,
+      inboxResubscribes: this.#inbox.resubscribes,
+      malformedFrames: this.#inbox.malformed
+    }
+  }
 
   /** Health for /ready: Redis reachable, lease held, inbox answering its pings. */
   health (): { redis: boolean, lease: boolean, inbox: boolean } {

@@ -111,6 +111,17 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     }
   })
 
+  test('/metrics and /ready report the cluster: mode, peers, forwarded publishes', async () => {
+    const http = `http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}`
+    const text = await (await fetch(`${http}/metrics`)).text()
+    assert.match(text, /^slotmq_info\{node_id="[^"]+",version="[^"]+",mode="redis-cluster"\} 1$/m)
+    assert.match(text, /^slotmq_cluster_peers 2$/m)
+    assert.match(text, /^slotmq_cluster_forwarded_total [1-9]\d*$/m)
+    const ready = await (await fetch(`${http}/ready`)).json() as { checks: Record<string, boolean>, redis: { mode: string, sharded: boolean } }
+    assert.deepEqual(ready.checks, { listeners: true, broker: true, redis: true, lease: true, inbox: true })
+    assert.deepEqual({ mode: ready.redis.mode, sharded: ready.redis.sharded }, { mode: 'cluster', sharded: true })
+  })
+
   test('[MQTT-4.7.2-1] a # subscription does not receive retained $ topics', async () => {
     const pub = await connect(url(0))
     const topic = `$x-${unique('dollar')}`

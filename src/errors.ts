@@ -10,7 +10,8 @@ export const ERR = {
   REDIS_MODE: 'ERR_REDIS_MODE',
   REDIS_UNREACHABLE: 'ERR_REDIS_UNREACHABLE',
   SCRIPT_REPLY: 'ERR_SCRIPT_REPLY',
-  FRAME: 'ERR_FRAME'
+  FRAME: 'ERR_FRAME',
+  BENCH: 'ERR_BENCH'
 } as const
 
 export type ErrorCode = typeof ERR[keyof typeof ERR]

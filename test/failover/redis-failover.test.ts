@@ -98,7 +98,23 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
     }
   }
 
-  async function resumesAfter (t: { diagnostic: (s: string) => void }, what: string, event: () => Promise<void>): Promise<void> {
+  /** Every primary has a replica whose replication link is up (the state a failover needs). */
+  async function replicated (): Promise<boolean> {
+    const all = await shards()
+    if (all.length !== 3) return false
+    for (const shard of all) {
+      let synced = false
+      for (const replica of shard.replicas) {
+        const info = await withRedis(replica.port, async r => await r.info('replication'))
+        if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) synced = true
+      }
+      if (!synced) return false
+    }
+    return true
+  }
+
+  async function resumesAfter (t: { diagnostic: (s: string) => void }, what: string, event: () => Promise<void>, needsReplicas = true): Promise<void> {
+    if (needsReplicas) await until('every primary has a replica in sync', replicated, 30_000)
     const s = await stream()
     try {
       await until('the stream flows', () => s.received().size > 5, 10_000)
@@ -137,6 +153,22 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
     })
   })
 
+  test('kill -9 of the primary holding a node\'s inbox: a replica takes over and delivery resumes', async (t) => {
+    await resumesAfter(t, 'kill -9 of the primary', async () => {
+      const shard = await shardOf(inboxSlot())
+      assert.ok(shard.replicas.length > 0, 'the shard has a replica to promote')
+      const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
+      process.kill(pid, 'SIGKILL')
+      try {
+        await until('a replica is promoted', async () => (await shardOf(inboxSlot())).master.port !== shard.master.port, 30_000)
+      } catch (err) {
+        const survivor = ports.find(p => p !== shard.master.port) as number
+        const nodes = await withRedis(survivor, async r => await r.cluster('NODES') as string)
+        throw new Error(`${(err as Error).message}; killed ${shard.master.port}; CLUSTER NODES:\n${nodes}`)
+      }
+    })
+  })
+
   test('the inbox channel\'s slot migrates to another primary: delivery resumes', async (t) => {
     await resumesAfter(t, 'slot migration', async () => {
       const slot = inboxSlot()
@@ -151,20 +183,12 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
         if (keys.length === 0) break
         await withRedis(from.master.port, async r => await r.migrate('127.0.0.1', to.master.port, '', 0, 5000, 'KEYS', ...keys))
       }
-      for (const s of await shards()) {
-        for (const node of [s.master]) await withRedis(node.port, async r => await r.cluster('SETSLOT', slot, 'NODE', to.master.id))
+      // The documented order: destination, source, then every other primary.
+      const others = (await shards()).filter(s => s.master.id !== to.master.id && s.master.id !== from.master.id)
+      for (const node of [to.master, from.master, ...others.map(s => s.master)]) {
+        await withRedis(node.port, async r => await r.cluster('SETSLOT', slot, 'NODE', to.master.id))
       }
       await until('the slot is served by its new primary', async () => (await shardOf(slot)).master.id === to.master.id, 20_000)
-    })
-  })
-
-  test('kill -9 of the primary holding a node\'s inbox: a replica takes over and delivery resumes', async (t) => {
-    await resumesAfter(t, 'kill -9 of the primary', async () => {
-      const shard = await shardOf(inboxSlot())
-      assert.ok(shard.replicas.length > 0, 'the shard has a replica to promote')
-      const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
-      process.kill(pid, 'SIGKILL')
-      await until('a replica is promoted', async () => (await shardOf(inboxSlot())).master.port !== shard.master.port, 30_000)
-    })
+    }, false)
   })
 })

@@ -58,6 +58,7 @@ export function helpText (): string {
     '',
     'Usage:',
     '  slotmq [start] [options]   start a broker node (standalone when no Redis is configured)',
+    '  slotmq bench ...           load generator and broker comparison (slotmq bench --help)',
     '  slotmq help                show this help',
     '  slotmq version             print the version',
     '',

@@ -10,6 +10,7 @@ import { createLogger } from './logger.js'
 import { VERSION } from './version.js'
 
 export async function main (argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv[0] === 'bench') return await bench(argv.slice(1))
   let commandLine: CommandLine
   let config: Config
   try {
@@ -65,6 +66,21 @@ function readConfigFile (path: string | undefined): { file?: unknown, fileName?:
     return { file: JSON.parse(text), fileName: path }
   } catch (err) {
     throw new BrokerError(ERR.CONFIG_FILE, `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+async function bench (args: string[]): Promise<number> {
+  const { benchCommand } = await import('./bench/command.js')
+  try {
+    return await benchCommand(args)
+  } catch (err) {
+    if (!(err instanceof BrokerError)) throw err
+    process.stderr.write(`slotmq bench: ${err.message}\n`)
+    if (err.code === ERR.USAGE) {
+      process.stderr.write('Run `slotmq bench --help` for the scenarios and options.\n')
+      return EXIT_CONFIG
+    }
+    return 1
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import * as hdr from 'hdr-histogram-js'
 
-export interface Percentiles { count: number, min: number, mean: number, p50: number, p95: number, p99: number, p999: number, max: number }
+export interface Percentiles { count: number, min: number, mean: number, p50: number, p90: number, p95: number, p99: number, p999: number, max: number }
 
 function histogram (): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 })
@@ -15,12 +15,13 @@ function histogram (): hdr.Histogram {
 /** Percentiles in milliseconds from a microsecond histogram. */
 export function percentiles (h: hdr.Histogram): Percentiles {
   const ms = (us: number): number => Math.round(us) / 1000
-  if (h.totalCount === 0) return { count: 0, min: 0, mean: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 }
+  if (h.totalCount === 0) return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 }
   return {
     count: h.totalCount,
     min: ms(h.minNonZeroValue),
     mean: ms(h.mean),
     p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
     p95: ms(h.getValueAtPercentile(95)),
     p99: ms(h.getValueAtPercentile(99)),
     p999: ms(h.getValueAtPercentile(99.9)),
@@ -31,6 +32,13 @@ export function percentiles (h: hdr.Histogram): Percentiles {
 interface Stream { seen: Set<number>, highest: number }
 
 export interface SecondSample { second: number, sent: number, received: number, latency: Percentiles }
+
+/** Points of the latency distribution (percentile, ms) for a chart. */
+export function distribution (h: hdr.Histogram): Array<[number, number]> {
+  if (h.totalCount === 0) return []
+  const points = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97.5, 99, 99.5, 99.9, 99.95, 99.99, 100]
+  return points.map(p => [p, Math.round(h.getValueAtPercentile(p)) / 1000])
+}
 
 export class Recorder {
   readonly latency = histogram()

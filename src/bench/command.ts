@@ -1,0 +1,139 @@
+/**
+ * `slotmq bench SCENARIO [options]` and `slotmq bench compare [options]`.
+ */
+import { writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { BrokerError, ERR } from '../errors.js'
+import { parseEndpoints } from './clients.js'
+import { htmlReport, k6Summary, progressLine, renderTable } from './output.js'
+import { conn } from './scenarios/conn.js'
+import { retained } from './scenarios/retained.js'
+import { subprop } from './scenarios/subprop.js'
+import { takeover } from './scenarios/takeover.js'
+import { fanin, fanout, p2p } from './scenarios/throughput.js'
+import type { BenchOptions, BenchResult } from './types.js'
+
+export const SCENARIOS = { p2p, fanout, fanin, subprop, takeover, conn, retained } as const
+export type ScenarioName = keyof typeof SCENARIOS
+
+export const BENCH_HELP = `slotmq bench: load generator and broker comparison
+
+Usage:
+  slotmq bench SCENARIO [options]   run one scenario against any MQTT broker
+  slotmq bench compare [options]    start brokers locally and compare them side by side
+
+Scenarios:
+  p2p        N pairs, each publisher on its own topic (--clients N, default 10)
+  fanout     1 publisher to M subscribers on one topic (--clients M, default 10)
+  fanin      M publishers to 1 wildcard subscriber (--clients M, default 10)
+  subprop    SUBACK on --sub until a publish made on --pub first arrives (--clients = iterations, default 100)
+  takeover   a persistent session moves from --pub to --sub and back (--clients = iterations, default 20)
+  conn       connection storm (--clients connections, default 1000)
+  retained   R retained messages, then one wildcard subscribe (--clients R, default 1000)
+
+Options:
+  --pub LIST         publisher endpoints, host:port or mqtt:// / ws:// URLs, comma-separated (default 127.0.0.1:1883)
+  --sub LIST         subscriber endpoints (default: the --pub list); clients are placed round-robin
+  --qos 0|1|2        QoS of publishes and subscriptions (default 0)
+  --size BYTES       payload size, at least 16: 8-byte sequence + 8-byte timestamp + padding (default 256)
+  --rate N|max       total publishes per second across publishers (default max)
+  --duration S       seconds of publishing (default 10)
+  --clients N        see the scenarios
+  --clean true|false clean session for subscribers (default true)
+  --timeout S        longest wait for any step: connect, drain, first delivery (default 10)
+  --metrics LIST     /metrics URLs of the brokers, for the conn scenario's memory figures
+  --json             print the result as JSON in k6's summary shape instead of the table
+  --report FILE      also write a self-contained HTML report with latency charts
+
+compare options:
+  --duration S       seconds per scenario and broker (default 5)
+  --scenarios LIST   subset of p2p-qos0,p2p-qos1,latency-2k,subprop (default all)
+  --json             print the comparison as JSON
+
+Every run is bounded: connects and drains time out, and the process exits when done.
+`
+
+function usage (message: string): never {
+  throw new BrokerError(ERR.USAGE, message)
+}
+
+function int (name: string, value: string | undefined, fallback: number | undefined, min = 0): number | undefined {
+  if (value === undefined) return fallback
+  const v = Number(value)
+  if (!Number.isInteger(v) || v < min) usage(`--${name} must be an integer >= ${min}, got '${value}'`)
+  return v
+}
+
+export function parseBenchOptions (args: string[]): { scenario: string, options: BenchOptions & { metrics?: string[] }, json: boolean, report: string | undefined } {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        pub: { type: 'string' },
+        sub: { type: 'string' },
+        qos: { type: 'string' },
+        size: { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        clients: { type: 'string' },
+        clean: { type: 'string' },
+        timeout: { type: 'string' },
+        metrics: { type: 'string' },
+        scenarios: { type: 'string' },
+        json: { type: 'boolean' },
+        report: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    usage((err as Error).message)
+  }
+  const { values: v, positionals } = parsed
+  const scenario = v.help === true ? 'help' : positionals[0] ?? 'help'
+  const pub = parseEndpoints(v.pub ?? '127.0.0.1:1883')
+  const qos = int('qos', v.qos, 0) as number
+  if (qos > 2) usage('--qos must be 0, 1 or 2')
+  const rate = v.rate === undefined || v.rate === 'max' ? 'max' : int('rate', v.rate, undefined, 1) as number
+  if (v.clean !== undefined && v.clean !== 'true' && v.clean !== 'false') usage('--clean must be true or false')
+  const options: BenchOptions & { metrics?: string[] } = {
+    pub,
+    sub: v.sub === undefined ? pub : parseEndpoints(v.sub),
+    qos: qos as 0 | 1 | 2,
+    size: int('size', v.size, 256, 16) as number,
+    rate,
+    durationS: int('duration', v.duration, scenario === 'compare' ? 5 : 10, 1) as number,
+    clients: int('clients', v.clients, undefined, 1),
+    clean: v.clean !== 'false',
+    timeoutMs: (int('timeout', v.timeout, 10, 1) as number) * 1000,
+    ...(v.metrics === undefined ? {} : { metrics: v.metrics.split(',').map(s => s.trim()).filter(s => s.length > 0) })
+  }
+  if (v.scenarios !== undefined) (options as { scenarios?: string[] }).scenarios = v.scenarios.split(',')
+  return { scenario, options, json: v.json === true, report: v.report }
+}
+
+export async function runScenario (name: ScenarioName, options: BenchOptions & { metrics?: string[] }): Promise<BenchResult> {
+  return await SCENARIOS[name](options)
+}
+
+/** Runs the bench command; returns the exit status. */
+export async function benchCommand (args: string[]): Promise<number> {
+  const { scenario, options, json, report } = parseBenchOptions(args)
+  if (scenario === 'help') {
+    process.stdout.write(BENCH_HELP)
+    return 0
+  }
+  if (scenario === 'compare') {
+    const { compareCommand } = await import('./compare.js')
+    return await compareCommand(options, json)
+  }
+  if (!(scenario in SCENARIOS)) usage(`unknown scenario '${scenario}' (one of ${Object.keys(SCENARIOS).join(', ')}, compare)`)
+  if (process.stderr.isTTY) options.progress = p => process.stderr.write(`\r${progressLine(p)}`)
+  const result = await runScenario(scenario as ScenarioName, options)
+  if (process.stderr.isTTY) process.stderr.write('\n')
+  process.stdout.write(json ? JSON.stringify(k6Summary(result), null, 2) + '\n' : renderTable(result))
+  if (report !== undefined) writeFileSync(report, htmlReport(result))
+  return 0
+}

@@ -1,0 +1,180 @@
+/**
+ * `slotmq bench compare`: starts, on this machine and in one run, every broker slotmq is
+ * measured against, runs the same scenarios against each, prints one table with ratios
+ * against slotmq, and stops everything it started.
+ *
+ * Brokers: plain aedes (in memory), aedes + aedes-persistence-redis + mqemitter-redis on
+ * one and two nodes (on the local Redis Cluster), slotmq standalone, slotmq on the Redis
+ * Cluster (two nodes), and mosquitto when it is installed. Two-node brokers get
+ * publishers on one node and subscribers on the other.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { connect as netConnect } from 'node:net'
+import { BrokerError, ERR } from '../errors.js'
+import { freePort, redisServerAvailable, startRedisCluster, type RedisCluster } from './local-redis.js'
+import { p2p } from './scenarios/throughput.js'
+import { subprop } from './scenarios/subprop.js'
+import type { BenchOptions, BenchResult } from './types.js'
+
+interface Target { name: string, pub: string[], sub: string[] }
+interface Measure { key: string, label: string, run: (o: BenchOptions) => Promise<BenchResult>, options: Partial<BenchOptions> }
+
+export const MEASURES: Measure[] = [
+  { key: 'p2p-qos0', label: 'p2p QoS 0, max rate', run: p2p, options: { qos: 0, rate: 'max', clients: 10 } },
+  { key: 'p2p-qos1', label: 'p2p QoS 1, max rate', run: p2p, options: { qos: 1, rate: 'max', clients: 10 } },
+  { key: 'latency-2k', label: 'p2p QoS 0 at 2,000 msg/s', run: p2p, options: { qos: 0, rate: 2000, clients: 10 } },
+  { key: 'subprop', label: 'subscription propagation', run: subprop, options: { qos: 0, clients: 50 } }
+]
+
+const AEDES_TARGET = new URL('../../bench/targets/aedes.mjs', import.meta.url).pathname
+
+class Processes {
+  readonly #children: ChildProcess[] = []
+  readonly #onExit = (): void => { for (const c of this.#children) c.kill('SIGKILL') }
+  constructor () { process.once('exit', this.#onExit) }
+
+  async start (command: string, args: string[], port: number): Promise<void> {
+    const child = spawn(command, args, { stdio: 'ignore' })
+    this.#children.push(child)
+    const deadline = Date.now() + 20_000
+    while (!(await accepts(port))) {
+      if (child.exitCode !== null) throw new BrokerError(ERR.BENCH, `${command} ${args.join(' ')} exited with ${child.exitCode}`)
+      if (Date.now() > deadline) throw new BrokerError(ERR.BENCH, `${command} did not listen on ${port} within 20 s`)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.#children.splice(0).map(async child => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }))
+    process.off('exit', this.#onExit)
+  }
+}
+
+async function accepts (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const s = netConnect(port, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => resolve(false))
+  })
+}
+
+/** The command that runs this slotmq: the same entry file, with the same loader flags. */
+function slotmqCommand (): string[] {
+  return [...process.execArgv, process.argv[1] as string]
+}
+
+export interface Comparison {
+  measures: Array<{ key: string, label: string }>
+  rows: Array<{ target: string, results: Record<string, BenchResult | { error: string }> }>
+  reference: string
+  skipped: string[]
+}
+
+export async function compare (base: BenchOptions & { scenarios?: string[] }, log: (line: string) => void): Promise<Comparison> {
+  const measures = MEASURES.filter(m => base.scenarios === undefined || base.scenarios.includes(m.key))
+  if (measures.length === 0) throw new BrokerError(ERR.USAGE, `--scenarios: choose from ${MEASURES.map(m => m.key).join(', ')}`)
+  const procs = new Processes()
+  let redis: RedisCluster | undefined
+  const skipped: string[] = []
+  const rows: Comparison['rows'] = []
+  try {
+    const url = (port: number): string => `mqtt://127.0.0.1:${port}`
+    const targets: Target[] = []
+    const aedesPort = await freePort(0)
+    await procs.start(process.execPath, [AEDES_TARGET, '--port', String(aedesPort)], aedesPort)
+    targets.push({ name: 'aedes (memory, 1 node)', pub: [url(aedesPort)], sub: [url(aedesPort)] })
+
+    const slotmqPort = await freePort(0)
+    await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(slotmqPort), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn'], slotmqPort)
+    targets.push({ name: 'slotmq standalone', pub: [url(slotmqPort)], sub: [url(slotmqPort)] })
+
+    if (redisServerAvailable()) {
+      log('starting a local Redis Cluster (3 masters, 3 replicas)')
+      redis = await startRedisCluster()
+      const seeds = redis.nodes.map(n => `${n.host}:${n.port}`).join(',')
+      const stackPorts = [await freePort(0), await freePort(0)]
+      try {
+        for (const p of stackPorts) await procs.start(process.execPath, [AEDES_TARGET, '--port', String(p), '--redis-cluster', seeds], p)
+        targets.push({ name: 'aedes + redis stack, 1 node', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[0] as number)] })
+        targets.push({ name: 'aedes + redis stack, 2 nodes', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[1] as number)] })
+      } catch (err) {
+        skipped.push(`aedes + redis stack: ${(err as Error).message} (needs the dev dependencies: npm install)`)
+      }
+      const clusterPorts = [await freePort(0), await freePort(0)]
+      const prefix = `bench-${Date.now().toString(36)}:`
+      for (const p of clusterPorts) {
+        await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(p), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn', '--redis', seeds, '--redis-prefix', prefix], p)
+      }
+      targets.push({ name: 'slotmq cluster, 2 nodes', pub: [url(clusterPorts[0] as number)], sub: [url(clusterPorts[1] as number)] })
+    } else {
+      skipped.push('Redis targets: redis-server is not installed')
+    }
+
+    if (spawnSync('mosquitto', ['-h']).error === undefined) {
+      const port = await freePort(0)
+      await procs.start('mosquitto', ['-p', String(port)], port)
+      targets.push({ name: 'mosquitto', pub: [url(port)], sub: [url(port)] })
+    } else {
+      skipped.push('mosquitto: not installed')
+    }
+
+    for (const target of targets) {
+      const results: Record<string, BenchResult | { error: string }> = {}
+      for (const m of measures) {
+        log(`${target.name}: ${m.label}`)
+        try {
+          results[m.key] = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
+        } catch (err) {
+          results[m.key] = { error: (err as Error).message }
+        }
+      }
+      rows.push({ target: target.name, results })
+    }
+  } finally {
+    await procs.stopAll()
+    await redis?.stop()
+  }
+  const reference = rows.some(r => r.target === 'slotmq cluster, 2 nodes') ? 'slotmq cluster, 2 nodes' : 'slotmq standalone'
+  return { measures: measures.map(m => ({ key: m.key, label: m.label })), rows, reference, skipped }
+}
+
+function cell (r: BenchResult | { error: string } | undefined, key: string, ref: BenchResult | { error: string } | undefined): string {
+  if (r === undefined) return '-'
+  if ('error' in r) return 'error'
+  const loss = r.lost + r.duplicated + r.outOfOrder > 0 ? ` (lost ${r.lost}, dup ${r.duplicated}, ooo ${r.outOfOrder})` : ''
+  if (key === 'subprop') {
+    const p = r.timings.suback_to_first_delivery
+    return p === undefined ? `timeouts ${String(r.facts.timeouts)}` : `p50 ${p.p50} / p95 ${p.p95} ms${Number(r.facts.timeouts) > 0 ? ` (timeouts ${String(r.facts.timeouts)})` : ''}`
+  }
+  if (key === 'latency-2k') return `p50 ${r.latency?.p50 ?? '-'} / p99 ${r.latency?.p99 ?? '-'} ms${loss}`
+  const ratio = ref !== undefined && !('error' in ref) && ref.receivedPerS > 0 ? ` ${(r.receivedPerS / ref.receivedPerS).toFixed(2)}x` : ''
+  return `${r.receivedPerS.toLocaleString('en-US')} msg/s${ratio}${loss}`
+}
+
+export function renderComparison (c: Comparison): string {
+  const refRow = c.rows.find(r => r.target === c.reference)
+  const header = ['broker', ...c.measures.map(m => m.label)]
+  const body = c.rows.map(row => [row.target, ...c.measures.map(m => cell(row.results[m.key], m.key, refRow?.results[m.key]))])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map(r => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => '| ' + cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ') + ' |'
+  const out = [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)]
+  out.push('', `Ratios (x) are received msg/s relative to ${c.reference}.`)
+  for (const s of c.skipped) out.push(`Skipped: ${s}`)
+  return out.join('\n') + '\n'
+}
+
+export async function compareCommand (options: BenchOptions & { scenarios?: string[] }, json: boolean): Promise<number> {
+  const started = Date.now()
+  const result = await compare(options, line => process.stderr.write(`${line}\n`))
+  process.stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : renderComparison(result))
+  process.stderr.write(`compare finished in ${Math.round((Date.now() - started) / 1000)} s\n`)
+  return 0
+}

@@ -1,0 +1,43 @@
+/** Helpers for the scenarios that measure events rather than message flows. */
+import * as hdr from 'hdr-histogram-js'
+import { percentiles, type Percentiles } from '../recorder.js'
+import type { BenchOptions, BenchResult } from '../types.js'
+
+/** A histogram of durations in milliseconds (recorded with microsecond resolution). */
+export class Timings {
+  readonly #h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 })
+  add (ms: number): void { this.#h.recordValue(Math.max(1, Math.round(ms * 1000))) }
+  get count (): number { return this.#h.totalCount }
+  summary (): Percentiles { return percentiles(this.#h) }
+}
+
+/** Resolves with the first value, or undefined after `timeoutMs`. */
+export async function within<T> (timeoutMs: number, wait: (resolve: (v: T) => void) => void): Promise<T | undefined> {
+  return await new Promise<T | undefined>(resolve => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs)
+    wait(v => { clearTimeout(timer); resolve(v) })
+  })
+}
+
+export function eventResult (scenario: string, opts: BenchOptions, durationS: number, timings: Record<string, Timings>, facts: BenchResult['facts']): BenchResult {
+  return {
+    scenario,
+    settings: { qos: opts.qos, size: opts.size, clients: opts.clients ?? 0, clean: opts.clean },
+    durationS: Math.round(durationS * 100) / 100,
+    sent: 0,
+    received: 0,
+    expected: 0,
+    lost: typeof facts.lost === 'number' ? facts.lost : 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    errors: typeof facts.failures === 'number' ? facts.failures : 0,
+    sentPerS: 0,
+    receivedPerS: 0,
+    latency: undefined,
+    ack: undefined,
+    timings: Object.fromEntries(Object.entries(timings).filter(([, t]) => t.count > 0).map(([k, t]) => [k, t.summary()])),
+    facts,
+    timeline: [],
+    distribution: []
+  }
+}

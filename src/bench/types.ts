@@ -1,0 +1,49 @@
+/** Options and results shared by every benchmark scenario. */
+import type { Percentiles, SecondSample } from './recorder.js'
+
+export interface BenchOptions {
+  pub: string[]
+  sub: string[]
+  qos: 0 | 1 | 2
+  /** Payload bytes (at least 16: sequence + timestamp). */
+  size: number
+  /** Total publishes per second across publishers, or 'max'. */
+  rate: number | 'max'
+  durationS: number
+  /** Scenario-specific count: pairs (p2p), subscribers (fanout), publishers (fanin), connections (conn), iterations (subprop, takeover), messages (retained). */
+  clients: number | undefined
+  clean: boolean
+  /** Longest wait for any single step (connect, drain, first delivery). */
+  timeoutMs: number
+  /** Called about once a second while a run is in progress. */
+  progress?: (p: Progress) => void
+}
+
+export interface Progress { elapsedS: number, sentPerS: number, receivedPerS: number }
+
+export interface BenchResult {
+  scenario: string
+  /** What was run, for the report header. */
+  settings: Record<string, string | number | boolean>
+  durationS: number
+  sent: number
+  received: number
+  expected: number
+  lost: number
+  duplicated: number
+  outOfOrder: number
+  errors: number
+  sentPerS: number
+  receivedPerS: number
+  /** End-to-end latency (ms), when messages flowed. */
+  latency: Percentiles | undefined
+  /** Publish-acknowledgement latency (ms), QoS > 0 only. */
+  ack: Percentiles | undefined
+  /** Other measured latencies of the scenario (ms), e.g. CONNACK time. */
+  timings: Record<string, Percentiles>
+  /** Other facts of the scenario (counts, booleans). */
+  facts: Record<string, number | string | boolean>
+  timeline: SecondSample[]
+  /** Latency distribution (percentile, ms), when messages flowed. */
+  distribution: Array<[number, number]>
+}

@@ -1,0 +1,118 @@
+/**
+ * `slotmq bench`: every scenario runs against real brokers and reports what it measured;
+ * bad options exit 2; `bench compare` starts and stops everything itself.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { runScenario, type ScenarioName } from '../../src/bench/command.js'
+import type { BenchOptions } from '../../src/bench/types.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { ENTRY } from '../helpers/process.js'
+import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+
+async function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe' })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+describe('slotmq bench', { timeout: 300_000 }, () => {
+  let redis: TestRedis
+  let topo: Topology
+  let options: BenchOptions
+  before(async () => {
+    redis = await useRedisCluster()
+    topo = await startNodes(2, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() })
+    options = { pub: [topo.urls[0] as string], sub: [topo.urls[1] as string], qos: 1, size: 64, rate: 500, durationS: 1, clients: 3, clean: true, timeoutMs: 5000 }
+  })
+  after(async () => {
+    await topo.close()
+    await redis.stop()
+  })
+
+  test('p2p from the command line prints throughput and latency percentiles, and --json is k6 summary data', async () => {
+    const table = await run(['bench', 'p2p', '--pub', topo.urls[0] as string, '--sub', topo.urls[1] as string, '--duration', '1', '--rate', '300', '--clients', '2'])
+    assert.equal(table.code, 0, table.stderr)
+    assert.match(table.stdout, /received\s+300 msg/)
+    assert.match(table.stdout, /end-to-end latency ms\s+p50 [\d.]+\s+p95 [\d.]+\s+p99 [\d.]+/)
+    assert.match(table.stdout, /lost \/ dup \/ out of order\s+0 \/ 0 \/ 0/)
+
+    const json = await run(['bench', 'p2p', '--pub', topo.urls[0] as string, '--duration', '1', '--rate', '200', '--qos', '1', '--json'])
+    assert.equal(json.code, 0, json.stderr)
+    const summary = JSON.parse(json.stdout) as { metrics: Record<string, { type: string, values: Record<string, number> }>, state: { testRunDurationMs: number } }
+    assert.equal(summary.metrics.mqtt_messages_sent?.values.count, 200)
+    assert.equal(summary.metrics.mqtt_messages_received?.values.count, 200)
+    assert.equal(summary.metrics.mqtt_e2e_latency?.type, 'trend')
+    assert.ok((summary.metrics.mqtt_e2e_latency?.values['p(99)'] ?? -1) > 0)
+    assert.equal(summary.metrics.mqtt_ack_latency?.values['p(95)'] !== undefined, true)
+    assert.ok(summary.state.testRunDurationMs >= 900)
+  })
+
+  for (const scenario of ['p2p', 'fanout', 'fanin'] as const) {
+    test(`${scenario} across two cluster nodes: everything expected arrives once, in order`, async () => {
+      const r = await runScenario(scenario, { ...options, clients: 5 })
+      assert.equal(r.sent, 500)
+      assert.equal(r.expected, scenario === 'fanout' ? 2500 : 500)
+      assert.deepEqual({ received: r.received, lost: r.lost, duplicated: r.duplicated, outOfOrder: r.outOfOrder }, { received: r.expected, lost: 0, duplicated: 0, outOfOrder: 0 })
+      assert.ok((r.latency?.count ?? 0) === r.received)
+      assert.ok(r.timeline.length >= 1)
+    })
+  }
+
+  test('subprop measures SUBACK to first delivery across nodes, with no timeouts', async () => {
+    const r = await runScenario('subprop', { ...options, clients: 10 })
+    assert.equal(r.facts.timeouts, 0)
+    assert.equal(r.timings.suback_to_first_delivery?.count, 10)
+  })
+
+  test('takeover reports CONNACK times and closes the older connection', async () => {
+    const r = await runScenario('takeover', { ...options, clients: 3 })
+    assert.equal(r.timings.connack_moved?.count, 3)
+    assert.equal(r.timings.old_connection_closed?.count, 3)
+    assert.equal(r.facts.old_connection_not_closed, 0)
+  })
+
+  test('conn opens every connection and reports the connect rate', async () => {
+    const r = await runScenario('conn' as ScenarioName, { ...options, clients: 60 })
+    assert.deepEqual({ connections: r.facts.connections, failures: r.facts.failures }, { connections: 60, failures: 0 })
+    assert.ok(Number(r.facts.connects_per_s) > 0)
+  })
+
+  test('retained delivers every retained message to a wildcard subscriber on another node', async () => {
+    const r = await runScenario('retained', { ...options, clients: 50 })
+    assert.deepEqual({ received: r.facts.received, lost: r.facts.lost }, { received: 50, lost: 0 })
+    assert.equal(r.timings.all_messages?.count, 1)
+  })
+
+  test('an unknown scenario or a bad option exits 2 with the reason', async () => {
+    const unknown = await run(['bench', 'nosuch'])
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown scenario 'nosuch'/)
+    const bad = await run(['bench', 'p2p', '--qos', '3'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--qos must be 0, 1 or 2/)
+  })
+
+  test('an unreachable endpoint fails with exit 1 naming it, within the timeout', async () => {
+    const r = await run(['bench', 'p2p', '--pub', '127.0.0.1:1', '--timeout', '2', '--duration', '1'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/)
+  })
+
+  test('compare starts every broker, runs, prints one table and leaves nothing running', async () => {
+    const r = await run(['bench', 'compare', '--duration', '1', '--scenarios', 'p2p-qos0'])
+    assert.equal(r.code, 0, r.stderr)
+    for (const name of ['aedes (memory, 1 node)', 'slotmq standalone', 'aedes + redis stack, 2 nodes', 'slotmq cluster, 2 nodes']) {
+      assert.match(r.stdout, new RegExp(`\\| ${name.replace(/[()+]/g, '\\$&')}\\s+\\| [\\d,]+ msg/s`), name)
+    }
+    assert.match(r.stdout, /Ratios \(x\) are received msg\/s relative to slotmq cluster, 2 nodes/)
+  })
+})

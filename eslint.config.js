@@ -22,5 +22,10 @@ export default [
   {
     files: ['src/**/*.ts'],
     rules: { 'no-console': 'error' }
+  },
+  {
+    // k6 scenarios run inside k6, which provides these globals.
+    files: ['k6/**/*.js'],
+    languageOptions: { globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly' } }
   }
 ]

@@ -1,0 +1,65 @@
+// fanout: VU 1 publishes RATE messages per second to one topic; every VU (including 1)
+// subscribes to it on MQTT_SUB_URL. Each message should reach all VUS subscribers.
+// Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=50 -e RATE=100 k6/fanout.js
+import { Client } from 'k6/x/mqtt'
+import { Counter, Trend } from 'k6/metrics'
+import { makePayload, oncePerVu, readPayload, settings, StreamTracker } from './lib/common.js'
+
+const latency = new Trend('mqtt_e2e_latency', true)
+const lost = new Counter('mqtt_lost')
+const duplicated = new Counter('mqtt_duplicated')
+const receivedMessages = new Counter('mqtt_received')
+// Every VU must use the same topic: derive it from the test's start, not a random id.
+const topic = `k6/fanout/${__ENV.RUN_ID || 'run'}`
+const SUBSCRIBE_GRACE_MS = 1000
+
+export const options = {
+  scenarios: { fanout: oncePerVu(settings.vus, settings.durationMs + SUBSCRIBE_GRACE_MS) },
+  thresholds: {
+    mqtt_e2e_latency: ['p(99)<100'],
+    mqtt_lost: ['count==0'],
+    mqtt_duplicated: ['count==0']
+  }
+}
+
+export default function () {
+  const tracker = new StreamTracker()
+  let firstSeq
+  let lastSeq = 0
+  const sub = new Client({ clientId: `k6-fanout-s${__VU}-${Date.now()}` })
+  sub.on('message', (_t, payload) => {
+    const p = readPayload(payload)
+    if (p === undefined) return
+    if (!tracker.add(p.seq)) {
+      duplicated.add(1)
+      return
+    }
+    if (firstSeq === undefined) firstSeq = p.seq
+    lastSeq = Math.max(lastSeq, p.seq)
+    receivedMessages.add(1)
+    latency.add(Date.now() - p.sentAt)
+  })
+  sub.on('connect', async () => {
+    await sub.subscribeAsync(topic, { qos: settings.qos })
+    if (__VU === 1) publishAll()
+    setTimeout(() => {
+      // Messages between the first and the last one seen must all have arrived.
+      if (firstSeq !== undefined) lost.add(tracker.lost(lastSeq - firstSeq + 1))
+      sub.end()
+    }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1000)
+  })
+  sub.connect(settings.subUrl)
+}
+
+function publishAll () {
+  const pub = new Client({ clientId: `k6-fanout-p-${Date.now()}` })
+  let seq = 0
+  pub.on('connect', () => {
+    // Subscribers of the other VUs get a moment to subscribe first.
+    setTimeout(() => {
+      const timer = setInterval(() => pub.publish(topic, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
+      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
+    }, SUBSCRIBE_GRACE_MS)
+  })
+  pub.connect(settings.pubUrl)
+}

@@ -1,0 +1,68 @@
+// Shared by the k6 scenarios: settings from __ENV, the benchmark payload (the same layout
+// as `slotmq bench`: 8-byte sequence, 8-byte float64 epoch-ms timestamp, padding) and
+// per-stream loss and duplicate tracking. Runs inside k6 (no Node APIs).
+
+export const settings = {
+  pubUrl: __ENV.MQTT_PUB_URL || 'mqtt://127.0.0.1:1883',
+  subUrl: __ENV.MQTT_SUB_URL || __ENV.MQTT_PUB_URL || 'mqtt://127.0.0.1:1883',
+  vus: Number(__ENV.VUS || 10),
+  durationMs: parseDuration(__ENV.DURATION || '10s'),
+  qos: Number(__ENV.QOS || 0),
+  size: Math.max(16, Number(__ENV.SIZE || 256)),
+  // publishes per second per publishing VU
+  rate: Number(__ENV.RATE || 100),
+  count: Number(__ENV.COUNT || 1000)
+}
+
+export function parseDuration (text) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(text).trim())
+  if (!m) throw new Error(`bad duration: ${text}`)
+  const unit = m[2] || 's'
+  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60000)
+}
+
+/** A k6 scenario that runs the default function once per VU for the whole test. */
+export function oncePerVu (vus, durationMs) {
+  return { executor: 'per-vu-iterations', vus, iterations: 1, maxDuration: `${Math.ceil(durationMs / 1000) + 30}s` }
+}
+
+export function makePayload (seq, size) {
+  const buf = new ArrayBuffer(size)
+  const view = new DataView(buf)
+  view.setUint32(0, Math.floor(seq / 4294967296))
+  view.setUint32(4, seq % 4294967296)
+  view.setFloat64(8, Date.now())
+  return buf
+}
+
+export function readPayload (buf) {
+  if (buf.byteLength < 16) return undefined
+  const view = new DataView(buf)
+  return { seq: view.getUint32(0) * 4294967296 + view.getUint32(4), sentAt: view.getFloat64(8) }
+}
+
+/** Counts lost and duplicated messages of one stream (one publisher seen by one subscriber). */
+export class StreamTracker {
+  constructor () {
+    this.seen = new Set()
+    this.duplicated = 0
+  }
+
+  /** Returns false for a duplicate. */
+  add (seq) {
+    if (this.seen.has(seq)) {
+      this.duplicated++
+      return false
+    }
+    this.seen.add(seq)
+    return true
+  }
+
+  lost (sent) {
+    return Math.max(0, sent - this.seen.size)
+  }
+}
+
+export function runId () {
+  return Math.random().toString(36).slice(2, 8)
+}

@@ -1,0 +1,101 @@
+// Runs a k6 MQTT scenario without k6: each VU in its own worker thread (k6 gives every VU
+// its own runtime), stand-ins for k6's modules, then the thresholds evaluated over all
+// VUs' samples. Prints one JSON object: { metrics, thresholds, ok }.
+// Usage: node --import ./test/support/k6/register.mjs test/support/k6/run.mjs SCRIPT [-e KEY=VALUE ...]
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
+
+if (isMainThread) {
+  const [script, ...rest] = process.argv.slice(2)
+  const env = {}
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '-e') { const [k, ...v] = rest[++i].split('='); env[k] = v.join('=') }
+  }
+  globalThis.__ENV = env
+  globalThis.__VU = 0
+  const url = pathToFileURL(resolve(script)).href
+  const { options } = await import(url)
+  const scenario = Object.values(options.scenarios)[0]
+  const limitMs = parseDuration(scenario.maxDuration ?? '60s')
+  const results = await Promise.all(Array.from({ length: scenario.vus }, async (_, i) => await new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { url, env, vu: i + 1 }, execArgv: ['--import', new URL('register.mjs', import.meta.url).href] })
+    const timer = setTimeout(() => { worker.terminate().catch(() => {}); reject(new Error(`VU ${i + 1} ran past maxDuration`)) }, limitMs)
+    worker.once('message', m => { clearTimeout(timer); resolve(m) })
+    worker.once('error', err => { clearTimeout(timer); reject(err) })
+  })))
+  const samples = {}
+  for (const r of results) {
+    for (const [name, m] of Object.entries(r)) (samples[name] ??= { type: m.type, values: [] }).values.push(...m.samples)
+  }
+  const metrics = Object.fromEntries(Object.entries(samples).map(([name, m]) => [name, { type: m.type, values: summarize(m.type, m.values) }]))
+  const thresholds = {}
+  let ok = true
+  for (const [name, exprs] of Object.entries(options.thresholds ?? {})) {
+    for (const expr of exprs) {
+      const pass = evaluate(expr, metrics[name]?.values ?? summarize(samples[name]?.type ?? 'counter', []))
+      thresholds[`${name}: ${expr}`] = pass
+      ok &&= pass
+    }
+  }
+  process.stdout.write(JSON.stringify({ metrics, thresholds, ok }) + '\n')
+  process.exit(0)
+} else {
+  globalThis.__ENV = workerData.env
+  globalThis.__VU = workerData.vu
+  globalThis.__ITER = 0
+  const pending = trackTimers()
+  const mod = await import(`${workerData.url}?vu=${workerData.vu}`)
+  const { registry } = await import('k6/metrics')
+  const { openClients } = await import('k6/x/mqtt')
+  await mod.default()
+  // A VU ends when its event loop has nothing left: no connection open, no timer pending.
+  await new Promise(resolve => {
+    let idleChecks = 0
+    const timer = pending.setInterval(() => {
+      idleChecks = openClients.size === 0 && pending.count() === 0 ? idleChecks + 1 : 0
+      if (idleChecks >= 5) { clearInterval(timer); resolve() }
+    }, 50)
+  })
+  parentPort.postMessage(Object.fromEntries([...registry].map(([name, m]) => [name, { type: m.type, samples: m.samples }])))
+}
+
+/** Counts the script's pending timers (k6 keeps a VU alive while any is pending). */
+function trackTimers () {
+  const original = { setTimeout, setInterval, clearTimeout, clearInterval }
+  const live = new Set()
+  globalThis.setTimeout = (fn, ms, ...args) => {
+    const t = original.setTimeout(() => { live.delete(t); fn(...args) }, ms)
+    live.add(t)
+    return t
+  }
+  globalThis.setInterval = (fn, ms, ...args) => {
+    const t = original.setInterval(fn, ms, ...args)
+    live.add(t)
+    return t
+  }
+  globalThis.clearTimeout = (t) => { live.delete(t); original.clearTimeout(t) }
+  globalThis.clearInterval = (t) => { live.delete(t); original.clearInterval(t) }
+  return { count: () => live.size, setInterval: original.setInterval }
+}
+
+function parseDuration (text) {
+  const m = /^(\d+)(ms|s|m)$/.exec(text)
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60000)
+}
+
+function summarize (type, values) {
+  if (type === 'counter') return { count: values.reduce((a, b) => a + b, 0) }
+  if (values.length === 0) return { count: 0 }
+  const sorted = [...values].sort((a, b) => a - b)
+  const p = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q / 100 * sorted.length) - 1)]
+  return { count: values.length, avg: values.reduce((a, b) => a + b, 0) / values.length, min: sorted[0], max: sorted[sorted.length - 1], 'p(50)': p(50), 'p(90)': p(90), 'p(95)': p(95), 'p(99)': p(99) }
+}
+
+function evaluate (expr, values) {
+  const m = /^(count|avg|min|max|p\(\d+(?:\.\d+)?\))\s*(==|<=|>=|<|>)\s*(\d+(?:\.\d+)?)$/.exec(expr.trim())
+  if (m === null) throw new Error(`threshold not understood by the stand-in: ${expr}`)
+  const v = values[m[1]] ?? 0
+  const x = Number(m[3])
+  return { '==': v === x, '<=': v <= x, '>=': v >= x, '<': v < x, '>': v > x }[m[2]]
+}

@@ -41,51 +41,58 @@ const T_PING = 4
 const T_HELLO = 5
 const T_GONE = 6
 
-/** Builds one frame; payload buffers are referenced, not copied, until `finish`. */
+/**
+ * Builds one frame in a single growing buffer: a record costs no allocation of its own,
+ * which keeps the publish hot path from feeding the garbage collector.
+ */
 export class FrameWriter {
-  readonly #chunks: Buffer[] = []
-  #bytes = 0
+  #buf: Buffer
+  #len = 0
   #records = 0
 
-  constructor (sender: string) {
-    const id = Buffer.from(sender)
-    const head = Buffer.allocUnsafe(2)
-    head[0] = VERSION
-    head[1] = id.length
-    this.#push(head, id)
+  constructor (sender: string, initialBytes = 4096) {
+    this.#buf = Buffer.allocUnsafe(initialBytes)
+    const idLength = Buffer.byteLength(sender)
+    this.#ensure(2 + idLength)
+    this.#buf[0] = VERSION
+    this.#buf[1] = idLength
+    this.#len = 2 + this.#buf.write(sender, 2)
   }
 
-  get bytes (): number { return this.#bytes }
+  get bytes (): number { return this.#len }
   get records (): number { return this.#records }
 
   publish (p: Omit<PublishRecord, 'kind'>): this {
-    const topic = Buffer.from(p.topic)
-    const brokerId = Buffer.from(p.brokerId)
-    const head = Buffer.allocUnsafe(4 + topic.length + 1 + brokerId.length + 12)
-    let o = head.writeUInt8(T_PUBLISH, 0)
-    o = head.writeUInt8((p.qos & 3) | (p.retain ? 4 : 0) | (p.dup ? 8 : 0), o)
-    o = head.writeUInt16BE(topic.length, o)
-    o += topic.copy(head, o)
-    o = head.writeUInt8(brokerId.length, o)
-    o += brokerId.copy(head, o)
-    o = head.writeDoubleBE(p.brokerCounter, o)
-    head.writeUInt32BE(p.payload.length, o)
-    this.#push(head, p.payload)
+    const topicLength = Buffer.byteLength(p.topic)
+    const brokerIdLength = Buffer.byteLength(p.brokerId)
+    this.#ensure(4 + topicLength + 1 + brokerIdLength + 12 + p.payload.length)
+    const b = this.#buf
+    let o = this.#len
+    b[o++] = T_PUBLISH
+    b[o++] = (p.qos & 3) | (p.retain ? 4 : 0) | (p.dup ? 8 : 0)
+    o = b.writeUInt16BE(topicLength, o)
+    o += b.write(p.topic, o)
+    b[o++] = brokerIdLength
+    o += b.write(p.brokerId, o)
+    o = b.writeDoubleBE(p.brokerCounter, o)
+    o = b.writeUInt32BE(p.payload.length, o)
+    o += p.payload.copy(b, o)
+    this.#len = o
     return this.#counted()
   }
 
   routes (seq: number, changes: RouteChange[]): this {
-    const head = Buffer.allocUnsafe(7)
-    head.writeUInt8(T_ROUTES, 0)
-    head.writeUInt32BE(seq, 1)
-    head.writeUInt16BE(changes.length, 5)
-    this.#push(head)
+    this.#ensure(7)
+    this.#buf[this.#len] = T_ROUTES
+    this.#buf.writeUInt32BE(seq, this.#len + 1)
+    this.#buf.writeUInt16BE(changes.length, this.#len + 5)
+    this.#len += 7
     for (const c of changes) {
-      const filter = Buffer.from(c.filter)
-      const h = Buffer.allocUnsafe(3)
-      h.writeUInt8(c.add ? 1 : 0, 0)
-      h.writeUInt16BE(filter.length, 1)
-      this.#push(h, filter)
+      const length = Buffer.byteLength(c.filter)
+      this.#ensure(3 + length)
+      this.#buf[this.#len] = c.add ? 1 : 0
+      this.#buf.writeUInt16BE(length, this.#len + 1)
+      this.#len += 3 + this.#buf.write(c.filter, this.#len + 3)
     }
     return this.#counted()
   }
@@ -94,33 +101,38 @@ export class FrameWriter {
   ping (nonce: number): this { return this.#u32(T_PING, nonce) }
 
   hello (): this {
-    this.#push(Buffer.from([T_HELLO]))
+    this.#ensure(1)
+    this.#buf[this.#len++] = T_HELLO
     return this.#counted()
   }
 
   gone (memberId: string): this {
-    const id = Buffer.from(memberId)
-    this.#push(Buffer.from([T_GONE, id.length]), id)
+    const length = Buffer.byteLength(memberId)
+    this.#ensure(2 + length)
+    this.#buf[this.#len] = T_GONE
+    this.#buf[this.#len + 1] = length
+    this.#len += 2 + this.#buf.write(memberId, this.#len + 2)
     return this.#counted()
   }
 
+  /** The frame (a view of the writer's buffer: do not write more afterwards). */
   finish (): Buffer {
-    return Buffer.concat(this.#chunks, this.#bytes)
+    return this.#buf.subarray(0, this.#len)
   }
 
   #u32 (type: number, value: number): this {
-    const b = Buffer.allocUnsafe(5)
-    b.writeUInt8(type, 0)
-    b.writeUInt32BE(value >>> 0, 1)
-    this.#push(b)
+    this.#ensure(5)
+    this.#buf[this.#len] = type
+    this.#buf.writeUInt32BE(value >>> 0, this.#len + 1)
+    this.#len += 5
     return this.#counted()
   }
 
-  #push (...bufs: Buffer[]): void {
-    for (const b of bufs) {
-      this.#chunks.push(b)
-      this.#bytes += b.length
-    }
+  #ensure (more: number): void {
+    if (this.#len + more <= this.#buf.length) return
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + more))
+    this.#buf.copy(grown, 0, 0, this.#len)
+    this.#buf = grown
   }
 
   #counted (): this {

@@ -228,20 +228,21 @@ export class ClusterRouting {
     targets.delete(this.#memberId)
     if (targets.size === 0) return done()
     const record = toRecord(message)
-    let pending = targets.size
-    let failure: Error | undefined
     // QoS 0 completes at once unless Redis is falling behind; QoS 1/2 completes when Redis
     // has accepted the frame (the PUBACK/PUBREC follows that hand-off).
-    const waitForRedis = record.qos > 0 || this.#outbox.unsettledBytes > BACKPRESSURE_BYTES
+    if (record.qos === 0 && this.#outbox.unsettledBytes <= BACKPRESSURE_BYTES) {
+      for (const t of targets) this.#outbox.add(t, w => w.publish(record))
+      this.counts.forwarded += targets.size
+      return done()
+    }
+    let pending = targets.size
+    let failure: Error | undefined
     const settle = (err?: Error): void => {
       if (err !== undefined) failure ??= err
-      if (--pending === 0 && waitForRedis) done(failure)
+      if (--pending === 0) done(failure)
     }
-    for (const t of targets) {
-      this.counts.forwarded++
-      this.#outbox.add(t, w => w.publish(record), settle)
-    }
-    if (!waitForRedis) done()
+    for (const t of targets) this.#outbox.add(t, w => w.publish(record), settle)
+    this.counts.forwarded += targets.size
   }
 
   #onRecords (sender: string, records: InboxRecord[]): void {

@@ -125,7 +125,7 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
             for (let k = 0; k < due; k++) publish(i)
           })
           if (now >= endAt) { clearInterval(timer); resolve() }
-        }, 5)
+        }, 1)
       })
     }
     const sendEnded = nowMs()

@@ -32,7 +32,7 @@ if (needsCluster && env.REDIS_CLUSTER_NODES === undefined) {
   process.stderr.write(`redis cluster ${env.REDIS_CLUSTER_NODES} ready in ${Date.now() - started} ms\n`)
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env })
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files], { stdio: 'inherit', env })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal))
 const code = await new Promise<number>(resolve => child.once('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128))))
 await cluster?.stop()

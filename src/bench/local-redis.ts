@@ -98,7 +98,8 @@ async function canBind (port: number): Promise<boolean> {
   }
 }
 
-async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
+/** Runs `fn` with a short-lived connection to one local Redis process. */
+export async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
   const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   r.on('error', () => {})
   try {

@@ -7,25 +7,13 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import calculateSlot from 'cluster-key-slot'
-import { Redis } from 'ioredis'
 import { createKeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix } from '../helpers/redis.js'
-import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js'
+import { startRedisCluster, withRedis, type RedisCluster } from '../support/redis-cluster.js'
 
 interface Shard { master: { port: number, id: string }, replicas: Array<{ port: number, id: string }>, slots: Array<[number, number]> }
-
-async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, lazyConnect: true })
-  r.on('error', () => {})
-  try {
-    await r.connect()
-    return await fn(r)
-  } finally {
-    r.disconnect()
-  }
-}
 
 async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now()

@@ -56,3 +56,23 @@ export async function listenerPorts (stdout: NodeJS.ReadableStream, logs: Array<
     stdout.on('end', () => reject(new Error(`the node exited before its listeners started: ${JSON.stringify(logs.slice(-3))}`)))
   })
 }
+
+export interface CommandRun { code: number | null, stdout: string, stderr: string }
+
+/** Runs `slotmq ARGS` from source to completion (killed after `timeoutMs`). */
+export async function runSlotmq (args: string[], opts: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<CommandRun> {
+  return await runNode(['--import', 'tsx', ENTRY, ...args], opts)
+}
+
+/** Runs `node ARGS` to completion (killed after `timeoutMs`), collecting its output. */
+export async function runNode (args: string[], opts: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<CommandRun> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: 'pipe' })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}

@@ -4,24 +4,14 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { runScenario, type ScenarioName } from '../../src/bench/command.js'
 import type { BenchOptions } from '../../src/bench/types.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
-import { ENTRY } from '../helpers/process.js'
+import { runSlotmq, type CommandRun } from '../helpers/process.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 
-async function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe' })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-  const [code] = await once(child, 'exit') as [number | null]
-  clearTimeout(timer)
-  return { code, stdout, stderr }
+async function run (args: string[]): Promise<CommandRun> {
+  return await runSlotmq(args, { timeoutMs: 240_000 })
 }
 
 describe('slotmq bench', { timeout: 300_000 }, () => {

@@ -5,20 +5,10 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { SETTINGS } from '../../src/config.js'
 import { closeAll, connect, unique } from '../helpers/mqtt.js'
-import { ENTRY, listenerPorts } from '../helpers/process.js'
+import { ENTRY, listenerPorts, runSlotmq, type CommandRun } from '../helpers/process.js'
 
-interface Run { code: number | null, stdout: string, stderr: string }
-
-async function run (args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  const [code] = await once(child, 'exit') as [number | null]
-  clearTimeout(timer)
-  return { code, stdout, stderr }
+async function run (args: string[], env: Record<string, string> = {}): Promise<CommandRun> {
+  return await runSlotmq(args, { env })
 }
 
 test('--help lists every flag and environment variable and exits 0', async () => {
@@ -71,7 +61,11 @@ test('a running node serves /health, /ready and Prometheus /metrics, and exits 0
   t.after(closeAll)
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'start', '--host', '127.0.0.1', '--mqtt-port', '0', '--ws-port', '0', '--http-port', '0'], { stdio: 'pipe' })
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  t.after(() => clearTimeout(timer))
+  t.after(() => {
+    clearTimeout(timer)
+    // Also on failure: a live child would keep this test file from ever finishing.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   const ports = await listenerPorts(child.stdout)
 
   const health = await fetch(`http://127.0.0.1:${ports.http}/health`)
@@ -81,7 +75,12 @@ test('a running node serves /health, /ready and Prometheus /metrics, and exits 0
 
   const client = await connect(`mqtt://127.0.0.1:${ports.mqtt}`)
   await client.publishAsync(unique('m'), 'x', { qos: 1 })
-  const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text()
+  // A scrape is a snapshot: poll until the publish is counted (a bounded wait).
+  let text = ''
+  for (let i = 0; i < 50 && !/^slotmq_messages_received_total\{qos="1"\} 1$/m.test(text); i++) {
+    if (i > 0) await new Promise(resolve => setTimeout(resolve, 100))
+    text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text()
+  }
   assertPrometheusText(text)
   assert.match(text, /^slotmq_messages_received_total\{qos="1"\} 1$/m)
   assert.match(text, /^slotmq_connected_clients 1$/m)

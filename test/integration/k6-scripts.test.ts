@@ -5,10 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import { startNodes, type Topology } from '../helpers/nodes.js'
+import { runNode } from '../helpers/process.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -19,14 +18,7 @@ interface K6Run { metrics: Record<string, { type: string, values: Record<string,
 
 async function k6 (script: string, env: Record<string, string>): Promise<K6Run> {
   const args = ['--import', REGISTER, RUNNER, new URL(`k6/${script}`, ROOT).pathname, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`])]
-  const child = spawn(process.execPath, args, { stdio: 'pipe' })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const [code] = await once(child, 'exit') as [number | null]
-  clearTimeout(timer)
+  const { code, stdout, stderr } = await runNode(args, { timeoutMs: 60_000 })
   assert.equal(code, 0, `${script} failed: ${stderr}`)
   return JSON.parse(stdout) as K6Run
 }

@@ -12,7 +12,7 @@ import type { Logger } from './logger.js'
 import { classifyClientError } from './client-errors.js'
 import { createConnectPolicy } from './aedes/connect-policy.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
-import { internals } from './aedes/internals.js'
+import { internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { guardParser } from './aedes/parser-guards.js'
 import { registerWriteObserver } from './aedes/write-hook.js'
@@ -25,10 +25,11 @@ import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
 import { createKeySpace } from './redis/keys.js'
-import { RedisPersistence } from './redis/persistence.js'
+import { RedisPersistence, type ClientLike, type Packet } from './redis/persistence.js'
 import { RetainedStore } from './redis/retained.js'
 import { Scripts } from './redis/scripts.js'
 import { ClusterRouting } from './routing/cluster.js'
+import type { Message } from './routing/emitter.js'
 
 export type BrokerMode = 'standalone' | 'redis' | 'redis-cluster'
 
@@ -54,7 +55,14 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const cluster = config.redis.seeds.length > 0 ? await joinCluster(config, deps.log, brokerId) : undefined
   const mode: BrokerMode = cluster === undefined ? 'standalone' : cluster.redis.capabilities.mode === 'cluster' ? 'redis-cluster' : 'redis'
   const persistence = cluster?.persistence ?? new StandalonePersistence()
-  const policy = createConnectPolicy()
+  const sessionLog = deps.log.child({ module: 'sessions' })
+  const redisPersistence = cluster?.persistence
+  const policy = createConnectPolicy(redisPersistence === undefined
+    ? {}
+    : {
+        openSession: async (client) => { await redisPersistence.open(client as unknown as ClientLike, client.clean) },
+        onSessionError: (client, err) => sessionLog.warn({ clientId: client.id, err }, 'session not opened: CONNACK server unavailable')
+      })
   const aedes = new Aedes({
     id: brokerId,
     persistence,
@@ -73,7 +81,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     retainedMessages: () => persistence.retainedCount,
     persistentSessions: () => persistence.sessionCount,
     bytes: () => connections.bytes(),
-    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats() })
+    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters })
   })
   observe(aedes, log, metrics)
   const fixes = installDeliveryFixes(aedes)
@@ -82,11 +90,18 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     publishSent: (qos) => metrics.messagesSent.inc({ qos: String(qos) })
   })
   await aedes.listen()
+  if (cluster !== undefined) stopAedesWillSweep(aedes)
 
   const handle = (stream: Duplex, req?: IncomingMessage): void => {
     const client = internals(aedes.handle(stream, req))
     guardParser(client._parser, config.mqtt.maxPacketSize)
     fixes.onClient(client)
+    if (redisPersistence !== undefined) {
+      stream.once('close', () => {
+        redisPersistence.connectionClosed(client as unknown as ClientLike)
+          .catch((err: unknown) => sessionLog.warn({ clientId: client.id, err }, 'session not parked after its connection closed'))
+      })
+    }
   }
 
   let closing = false
@@ -173,11 +188,30 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       memberId,
       leaseTtlMs: config.cluster.leaseTtlMs,
       log,
-      emitterOptions: { concurrency: 100 }
+      emitterOptions: { concurrency: 100 },
+      refuseListener: isAedesTakeoverListener
     })
     await routing.start()
-    const persistence = new RedisPersistence(new RetainedStore(redis.cmd, keys, scripts), routing)
+    const persistence = new RedisPersistence({
+      redis: redis.cmd,
+      keys,
+      scripts,
+      retained: new RetainedStore(redis.cmd, keys, scripts),
+      links: {
+        memberId: () => routing.memberId,
+        hold: (filter) => routing.hold(filter),
+        release: (filter) => routing.release(filter),
+        kick: (owner, clientId, epoch) => routing.kick(owner, clientId, epoch),
+        forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message)
+      },
+      settings: { queueCap: config.session.queueMax, expiryMs: config.session.expirySeconds * 1000 },
+      log
+    })
     routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))
+    routing.setSessionHooks({
+      kicked: (clientId, epoch, sender) => persistence.kicked(clientId, epoch, sender),
+      direct: async (clientId, message) => await persistence.deliverDirect(clientId, message as unknown as Packet)
+    })
     const refresh = setInterval(() => {
       persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))
     }, 10_000)

@@ -21,6 +21,8 @@ const RULES: ReadonlyArray<{ test: RegExp, reason: string, level: ClientProblem[
   { test: /protocol|Invalid header|Not supported|Packet too short|Cannot parse|flag|QoS|Invalid|length/i, reason: 'malformed_packet', level: 'warn' },
   { test: /ECONNRESET|EPIPE|ETIMEDOUT|write after end|connection closed/, reason: 'connection_lost', level: 'debug' },
   { test: /identifier rejected/, reason: 'identifier_rejected', level: 'info' },
+  { test: /session taken over/, reason: 'session_taken_over', level: 'info' },
+  { test: /server unavailable/, reason: 'server_unavailable', level: 'warn' },
   { test: /queue limit/, reason: 'too_many_packets_before_connack', level: 'warn' }
 ]
 

@@ -34,6 +34,8 @@ export const SETTINGS = [
   { key: 'redis.password', env: 'SLOTMQ_REDIS_PASSWORD', flag: 'redis-password', schema: z.string().min(1).optional(), default: undefined, description: 'Redis password; prefer the environment variable (never logged).' },
   { key: 'redis.keyPrefix', env: 'SLOTMQ_REDIS_PREFIX', flag: 'redis-prefix', schema: keyPrefix, default: '', description: 'Prefix for every Redis key and channel, so several brokers can share one Redis.' },
   { key: 'cluster.leaseTtlMs', env: 'SLOTMQ_LEASE_TTL_MS', flag: 'lease-ttl-ms', schema: positiveInt.min(1000), default: 10000, description: 'A node whose lease is not renewed for this long is dead to its peers (renewed every third of it).' },
+  { key: 'session.expirySeconds', env: 'SLOTMQ_SESSION_EXPIRY', flag: 'session-expiry', schema: positiveInt, default: 7200, description: 'A persistent session whose client stays away this long is deleted (Redis modes: with its queue).' },
+  { key: 'session.queueMax', env: 'SLOTMQ_SESSION_QUEUE_MAX', flag: 'session-queue-max', schema: positiveInt, default: 1000, description: 'QoS 1/2 messages queued per persistent session; beyond it the oldest are dropped and counted.' },
   { key: 'log.level', env: 'SLOTMQ_LOG_LEVEL', flag: 'log-level', schema: logLevel, default: 'info', description: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
   { key: 'mqtt.maxPacketSize', env: 'SLOTMQ_MQTT_MAX_PACKET_SIZE', flag: 'mqtt-max-packet-size', schema: positiveInt.max(268435455), default: 1048576, description: 'Largest MQTT packet accepted, in bytes; a larger one closes that connection.' },
   { key: 'mqtt.connectTimeoutMs', env: 'SLOTMQ_MQTT_CONNECT_TIMEOUT_MS', flag: 'mqtt-connect-timeout-ms', schema: positiveInt, default: 30000, description: 'Time a new connection has to send CONNECT.' },
@@ -63,6 +65,7 @@ export interface Config {
     readonly keyPrefix: string
   }
   readonly cluster: { readonly leaseTtlMs: number }
+  readonly session: { readonly expirySeconds: number, readonly queueMax: number }
   readonly log: { readonly level: z.infer<typeof logLevel> }
   readonly shutdown: { readonly timeoutMs: number }
 }
@@ -150,6 +153,7 @@ export function loadConfig (sources: ConfigSources): Config {
       keyPrefix: get<string>('redis.keyPrefix')
     },
     cluster: { leaseTtlMs: get<number>('cluster.leaseTtlMs') },
+    session: { expirySeconds: get<number>('session.expirySeconds'), queueMax: get<number>('session.queueMax') },
     log: { level: get<Config['log']['level']>('log.level') },
     shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') }
   })

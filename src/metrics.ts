@@ -15,6 +15,14 @@ export interface MetricsSources {
   bytes: () => { received: number, sent: number }
   /** Routing between nodes (Redis modes only). */
   cluster?: () => ClusterStats
+  /** Sessions on Redis (Redis modes only). */
+  sessions?: () => SessionStats
+}
+
+export interface SessionStats {
+  queueDropped: number
+  staleWrites: number
+  kicked: number
 }
 
 export interface ClusterStats {
@@ -58,6 +66,12 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     total('slotmq_cluster_route_reloads_total', 'Peer route sets reloaded from Redis (gaps, joins, digest mismatches)', () => cluster().routeReloads)
     total('slotmq_cluster_inbox_resubscribes_total', 'Inbox subscriptions renewed after a lost ping', () => cluster().inboxResubscribes)
     total('slotmq_cluster_malformed_frames_total', 'Inbox frames dropped because they could not be decoded', () => cluster().malformedFrames)
+  }
+  const sessions = sources.sessions
+  if (sessions !== undefined) {
+    total('slotmq_session_queue_dropped_total', 'Queued QoS 1/2 messages dropped because a session queue was full (oldest first)', () => sessions().queueDropped)
+    total('slotmq_session_stale_writes_total', 'Session writes refused because a newer connection owned the session (fencing)', () => sessions().staleWrites)
+    total('slotmq_session_takeovers_total', 'Connections closed here because their session was taken over on another node', () => sessions().kicked)
   }
 
   return {

@@ -5,17 +5,26 @@
  * - MQTT 3.1 requires a client id of 1 to 23 characters: an empty one gets CONNACK 0x02.
  * A zero-length client id with clean session 1 is assigned a unique id [MQTT-3.1.3-6]
  * (k6's MQTT extension connects that way).
+ * In Redis modes an accepted CONNECT then takes its session over (`openSession`) before
+ * aedes restores subscriptions and sends CONNACK; if Redis cannot be reached the client
+ * gets CONNACK 0x03 (server unavailable) and may retry.
  */
 import type { AedesOptions, Client } from 'aedes'
 
 const IDENTIFIER_REJECTED = 2
+const SERVER_UNAVAILABLE = 3
 
 export interface ConnectPolicy {
   preConnect: NonNullable<AedesOptions['preConnect']>
   authenticate: NonNullable<AedesOptions['authenticate']>
 }
 
-export function createConnectPolicy (): ConnectPolicy {
+export interface ConnectPolicyOptions {
+  openSession?: (client: Client) => Promise<void>
+  onSessionError?: (client: Client, err: unknown) => void
+}
+
+export function createConnectPolicy (options: ConnectPolicyOptions = {}): ConnectPolicy {
   const rejected = new WeakSet<Client>()
   return {
     preConnect (client, packet, callback) {
@@ -29,7 +38,12 @@ export function createConnectPolicy (): ConnectPolicy {
         const err = Object.assign(new Error('identifier rejected'), { returnCode: IDENTIFIER_REJECTED })
         return done(err, null)
       }
-      done(null, true)
+      const open = options.openSession
+      if (open === undefined) return done(null, true)
+      open(client).then(() => done(null, true), (err: unknown) => {
+        options.onSessionError?.(client, err)
+        done(Object.assign(new Error('server unavailable'), { returnCode: SERVER_UNAVAILABLE }), null)
+      })
     }
   }
 }

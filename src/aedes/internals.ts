@@ -48,3 +48,22 @@ export interface ClientInternals extends Client {
 export function internals (client: Client): ClientInternals {
   return client as ClientInternals
 }
+
+/**
+ * aedes' best-effort cross-node takeover: every broker closes its local client when any
+ * broker announces a client with the same id on `$SYS/<id>/new/clients`, whatever the
+ * order of the two connects, so two racing connects can both lose. In Redis modes the
+ * fenced session script decides instead, so this listener is never registered.
+ */
+export function isAedesTakeoverListener (topic: string, listener: { name: string }): boolean {
+  return topic === '$SYS/+/new/clients' && listener.name === 'closeSameClients'
+}
+
+/**
+ * aedes' will sweep (every 4 heartbeats, on every node) publishes the wills of brokers it
+ * has not heard from, possibly twice. In Redis modes the reaper of a dead node's lease
+ * publishes them, once; this stops aedes' sweep.
+ */
+export function stopAedesWillSweep (broker: Aedes): void {
+  clearInterval((broker as unknown as { _clearWillInterval?: NodeJS.Timeout })._clearWillInterval)
+}

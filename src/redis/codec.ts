@@ -11,6 +11,10 @@
  *   ping     = u8 4 | u32 nonce                (a node checking its own inbox)
  *   hello    = u8 5                            (a member joined: send it your deltas)
  *   gone     = u8 6 | u8 length | memberId     (a member was reaped)
+ *   kick     = u8 7 | u16 length | clientId | u8 length | epoch
+ *                                              (close this client unless its epoch is newer)
+ *   direct   = u8 8 | u16 length | clientId | publish
+ *                                              (a QoS 1/2 message for one session only)
  */
 import { BrokerError, ERR } from '../errors.js'
 
@@ -32,6 +36,8 @@ export type InboxRecord =
   | { kind: 'ping', nonce: number }
   | { kind: 'hello' }
   | { kind: 'gone', memberId: string }
+  | { kind: 'kick', clientId: string, epoch: string }
+  | { kind: 'direct', clientId: string, publish: PublishRecord }
 
 const VERSION = 1
 const T_PUBLISH = 1
@@ -40,6 +46,8 @@ const T_ACK = 3
 const T_PING = 4
 const T_HELLO = 5
 const T_GONE = 6
+const T_KICK = 7
+const T_DIRECT = 8
 
 /**
  * Builds one frame in a single growing buffer: a record costs no allocation of its own,
@@ -115,6 +123,31 @@ export class FrameWriter {
     return this.#counted()
   }
 
+  kick (clientId: string, epoch: string): this {
+    this.#clientId(T_KICK, clientId)
+    const length = Buffer.byteLength(epoch)
+    this.#ensure(1 + length)
+    this.#buf[this.#len] = length
+    this.#len += 1 + this.#buf.write(epoch, this.#len + 1)
+    return this.#counted()
+  }
+
+  /** A publish for one session: counted as one record. */
+  direct (clientId: string, p: Omit<PublishRecord, 'kind'>): this {
+    this.#clientId(T_DIRECT, clientId)
+    this.publish(p)
+    this.#records--
+    return this
+  }
+
+  #clientId (type: number, clientId: string): void {
+    const length = Buffer.byteLength(clientId)
+    this.#ensure(3 + length)
+    this.#buf[this.#len] = type
+    this.#buf.writeUInt16BE(length, this.#len + 1)
+    this.#len += 3 + this.#buf.write(clientId, this.#len + 3)
+  }
+
   /** The frame (a view of the writer's buffer: do not write more afterwards). */
   finish (): Buffer {
     return this.#buf.subarray(0, this.#len)
@@ -150,15 +183,7 @@ export function decodeFrame (frame: Buffer): { sender: string, records: InboxRec
   while (!r.done) {
     const type = r.u8()
     switch (type) {
-      case T_PUBLISH: {
-        const flags = r.u8()
-        const topic = r.str(r.u16())
-        const brokerId = r.str(r.u8())
-        const brokerCounter = r.f64()
-        const payload = r.bytes(r.u32())
-        records.push({ kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter })
-        break
-      }
+      case T_PUBLISH: records.push(readPublish(r)); break
       case T_ROUTES: {
         const seq = r.u32()
         const count = r.u16()
@@ -174,10 +199,26 @@ export function decodeFrame (frame: Buffer): { sender: string, records: InboxRec
       case T_PING: records.push({ kind: 'ping', nonce: r.u32() }); break
       case T_HELLO: records.push({ kind: 'hello' }); break
       case T_GONE: records.push({ kind: 'gone', memberId: r.str(r.u8()) }); break
+      case T_KICK: records.push({ kind: 'kick', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
+      case T_DIRECT: {
+        const clientId = r.str(r.u16())
+        if (r.u8() !== T_PUBLISH) throw malformed('direct record without a publish')
+        records.push({ kind: 'direct', clientId, publish: readPublish(r) })
+        break
+      }
       default: throw malformed(`unknown record type ${type}`)
     }
   }
   return { sender, records }
+}
+
+function readPublish (r: Reader): PublishRecord {
+  const flags = r.u8()
+  const topic = r.str(r.u16())
+  const brokerId = r.str(r.u8())
+  const brokerCounter = r.f64()
+  const payload = r.bytes(r.u32())
+  return { kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter }
 }
 
 function malformed (why: string): BrokerError {
@@ -223,4 +264,47 @@ export function decodeRetained (topic: string, stored: Buffer): Record<string, u
   const payload = Buffer.from(r.bytes(r.u32()))
   const meta = JSON.parse(stored.toString('utf8', 5 + payload.length)) as Record<string, unknown>
   return { ...meta, topic, payload }
+}
+
+/** Fields of an aedes packet that a session stores (besides the payload). */
+const STORED_FIELDS = ['cmd', 'brokerId', 'brokerCounter', 'topic', 'qos', 'retain', 'dup', 'messageId', 'clientId', 'nl', 'properties', 'messageExpiry'] as const
+const NO_PAYLOAD = 0xffffffff
+
+/**
+ * A session packet as stored in Redis (queued or in-flight message, PUBREL, inbound QoS 2
+ * packet, will): u8 version(1) | u32 payloadLength (0xffffffff: none) | payload | JSON of
+ * the other fields. A PUBLISH decodes with every field aedes' Packet has.
+ */
+export function encodeStoredPacket (packet: Record<string, unknown>): Buffer {
+  const fields: Record<string, unknown> = {}
+  for (const f of STORED_FIELDS) if (packet[f] !== undefined) fields[f] = packet[f]
+  const payload = packet.payload
+  if (typeof payload === 'string') fields.payloadString = true
+  const body = Buffer.isBuffer(payload) ? payload : typeof payload === 'string' ? Buffer.from(payload) : undefined
+  const head = Buffer.allocUnsafe(5)
+  head.writeUInt8(VERSION, 0)
+  head.writeUInt32BE(body === undefined ? NO_PAYLOAD : body.length, 1)
+  return Buffer.concat(body === undefined ? [head, Buffer.from(JSON.stringify(fields))] : [head, body, Buffer.from(JSON.stringify(fields))])
+}
+
+export function decodeStoredPacket (stored: Buffer): Record<string, unknown> {
+  const r = new Reader(stored)
+  if (r.u8() !== VERSION) throw malformed('unknown stored packet version')
+  const length = r.u32()
+  const payload = length === NO_PAYLOAD ? undefined : Buffer.from(r.bytes(length))
+  const { payloadString, ...fields } = JSON.parse(stored.toString('utf8', 5 + (payload?.length ?? 0))) as Record<string, unknown>
+  const body = payloadString === true ? payload?.toString() : payload
+  if (fields.cmd !== 'publish') return body === undefined ? fields : { ...fields, payload: body }
+  return {
+    ...fields,
+    cmd: 'publish',
+    brokerId: fields.brokerId,
+    brokerCounter: fields.brokerCounter,
+    topic: fields.topic,
+    payload: body ?? Buffer.alloc(0),
+    qos: fields.qos ?? 0,
+    retain: fields.retain ?? false,
+    dup: fields.dup ?? false,
+    messageId: fields.messageId
+  }
 }

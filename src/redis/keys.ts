@@ -21,6 +21,27 @@ export interface KeySpace {
   retainedPartition: (firstLevel: string) => string
   /** Set of first levels that have a retained partition (read for `#` and `+/…`). */
   retainedPartitions: () => string
+  /** Every key of one client's session: one slot, so one script changes them together. */
+  session: (clientId: string) => SessionKeys
+  /** Client ids whose stored will names `brokerId` (a hint index; the will key decides). */
+  wills: (brokerId: string) => string
+  /** Broker ids that have a will index. */
+  willBrokers: () => string
+}
+
+export interface SessionKeys {
+  /** hash { owner, epoch, persistent, parked } */
+  meta: string
+  /** hash topic filter -> subscription JSON */
+  subs: string
+  /** zset of outgoing message refs, score = enqueue order */
+  queue: string
+  /** hash p<ref> -> packet, r<ref> -> message id, m<message id> -> ref, seq */
+  out: string
+  /** hash message id -> inbound QoS 2 packet */
+  incoming: string
+  /** string: the will packet */
+  will: string
 }
 
 /** Encodes an id or topic for use inside a hash tag or after a separator. */
@@ -51,7 +72,16 @@ export function createKeySpace (prefix = ''): KeySpace {
     // <prefix>mqtt:{ri:<first level>}
     retainedPartition: (firstLevel) => `${base}{ri:${encodeId(firstLevel)}}`,
     // <prefix>mqtt:{ri}
-    retainedPartitions: () => `${base}{ri}`
+    retainedPartitions: () => `${base}{ri}`,
+    // <prefix>mqtt:{c:<clientId>}:s | :subs | :q | :o | :in | :will
+    session: (clientId) => {
+      const tag = `${base}{c:${encodeId(clientId)}}`
+      return { meta: `${tag}:s`, subs: `${tag}:subs`, queue: `${tag}:q`, out: `${tag}:o`, incoming: `${tag}:in`, will: `${tag}:will` }
+    },
+    // <prefix>mqtt:{w:<brokerId>}
+    wills: (brokerId) => `${base}{w:${encodeId(brokerId)}}`,
+    // <prefix>mqtt:{wb}
+    willBrokers: () => `${base}{wb}`
   }
 }
 

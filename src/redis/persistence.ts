@@ -1,71 +1,336 @@
 /**
- * The aedes persistence used in Redis modes. Retained messages live on Redis
- * (retained.ts), visible from every node as soon as they are written. Sessions,
- * subscriptions and queues are still kept in this node's memory, as in standalone mode,
- * until they move to Redis with the session work (fenced takeover, offline queues).
+ * The aedes persistence used in Redis modes.
  *
- * A persistent session's QoS 1/2 subscriptions hold a route on this node even while its
- * client is offline (the session is parked here), so that publishes made on other nodes
- * still arrive and are queued for it (`enqueueRemote`).
+ * Sessions live on Redis, every key of one client in one slot (`{c:<id>}`), every change
+ * one Lua script fenced by the session epoch: subscriptions, the outgoing queue and
+ * in-flight QoS 1/2 messages of persistent sessions, inbound QoS 2 packets, the will.
+ * Clean sessions keep their in-flight state in this node's memory (it ends with the
+ * connection anyway); their ownership and will are on Redis all the same.
+ *
+ * Ownership: `open` (called before CONNACK) takes the session over and returns the
+ * previous owner, which is told to close its connection (`kick`). A node keeps in memory
+ * only the sessions it owns, connected or parked: their subscriptions answer
+ * `subscriptionsByTopic` (who to queue a message for) and their QoS > 0 filters hold a
+ * route, so publishes made anywhere reach the owner of a parked session. A write that
+ * finds a newer epoch changes nothing; this node then lets go of the session and sends
+ * what it was about to queue to the new owner (`forward`), which queues it once (a queued
+ * message is keyed by its origin broker id and counter).
+ *
+ * Retained messages are on Redis too (retained.ts), visible from every node at once.
  */
-import type { Readable } from 'node:stream'
-import { StandalonePersistence } from '../aedes/memory-persistence.js'
+import { Readable } from 'node:stream'
+import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
+import type { Aedes } from 'aedes'
+import type { Logger } from '../logger.js'
+import type { RedisClient } from './client.js'
+import { decodeStoredPacket, encodeStoredPacket } from './codec.js'
+import type { KeySpace } from './keys.js'
 import type { RetainedPacket, RetainedStore } from './retained.js'
+import type { Scripts } from './scripts.js'
 
 export interface HeldRoutes {
   hold: (filter: string) => void
   release: (filter: string) => void
 }
 
-interface Subscription { topic: string, qos: number }
-interface ClientRef { id: string }
+/** What the persistence needs from the cluster: identity and two messages to peers. */
+export interface SessionLinks extends HeldRoutes {
+  memberId: () => string
+  /** Tells `owner` to close its connection of `clientId` unless it is newer than `epoch`. */
+  kick: (owner: string, clientId: string, epoch: string) => void
+  /** Hands a QoS 1/2 message for one session to the node that owns it now. */
+  forward: (owner: string, clientId: string, packet: Packet) => void
+}
 
-export class RedisPersistence extends StandalonePersistence {
+export interface SessionSettings {
+  /** Outgoing queue cap per session; the oldest entries are dropped beyond it. */
+  queueCap: number
+  /** A parked persistent session is deleted this long after its client left. */
+  expiryMs: number
+}
+
+export interface SessionCounters {
+  /** Queued messages dropped because a queue was full. */
+  queueDropped: number
+  /** Writes refused because another connection owned the session. */
+  staleWrites: number
+  /** Connections closed because another node took their session over. */
+  kicked: number
+}
+
+interface Subscription { topic: string, qos: number, clientId?: string, [field: string]: unknown }
+interface ClientRef { id: string, clean?: boolean }
+export type Packet = Record<string, unknown> & { topic?: string, messageId?: number | undefined }
+
+interface OwnedSession {
+  epoch: string
+  persistent: boolean
+  /** Set once another node took the session over: where late messages go. */
+  movedTo?: string
+  dropTimer?: NodeJS.Timeout
+}
+
+/** How long a node that lost a session keeps forwarding what still arrives for it. */
+const MOVED_GRACE_MS = 5000
+/** Outgoing queue entries read per round trip when a session is resumed. */
+const STREAM_BATCH = 100
+
+const noop = (): void => {}
+
+export class RedisPersistence extends MemoryPersistence {
+  readonly #redis: RedisClient
+  readonly #keys: KeySpace
+  readonly #scripts: Scripts
   readonly #retained: RetainedStore
-  readonly #routes: HeldRoutes
-  /** Filters each persistent session holds a route for (its QoS > 0 subscriptions). */
+  readonly #links: SessionLinks
+  readonly #settings: SessionSettings
+  readonly #log: Logger | undefined
+  #broker: Aedes | undefined
+  /** Sessions this node owns (connected or parked). */
+  readonly #owned = new Map<string, OwnedSession>()
+  /** The epoch each connection was opened with. */
+  readonly #connEpoch = new WeakMap<object, string>()
+  /** Connections per client id on this node that opened a session and are not closed. */
+  readonly #conns = new Map<string, Set<ClientLike>>()
+  /** Filters each session holds a route for (its QoS > 0 subscriptions). */
   readonly #held = new Map<string, Set<string>>()
+  /** Connections replaying their queue (messages handed over meanwhile wait for the replay). */
+  readonly #replaying = new WeakSet<object>()
+  /** Session Present answer for the CONNACK being built, per client id. */
+  readonly #present = new Map<string, boolean>()
+  /** Broker ids already listed in the will-broker index. */
+  readonly #willBrokers = new Set<string>()
   #retainedCount = 0
+  readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0 }
 
-  constructor (retained: RetainedStore, routes: HeldRoutes) {
+  constructor (deps: { redis: RedisClient, keys: KeySpace, scripts: Scripts, retained: RetainedStore, links: SessionLinks, settings: SessionSettings, log?: Logger }) {
     super()
-    this.#retained = retained
-    this.#routes = routes
+    this.#redis = deps.redis
+    this.#keys = deps.keys
+    this.#scripts = deps.scripts
+    this.#retained = deps.retained
+    this.#links = deps.links
+    this.#settings = deps.settings
+    this.#log = deps.log?.child({ module: 'sessions' })
   }
 
+  override async setup (broker: Aedes): Promise<void> {
+    await super.setup(broker)
+    this.#broker = broker
+  }
+
+  // --- ownership -------------------------------------------------------------------------
+
+  /**
+   * Takes the session of `client` over for this node (before CONNACK). Returns the epoch;
+   * the previous owner, if another node, is told to close its connection.
+   */
+  async open (client: ClientLike, clean: boolean): Promise<string> {
+    const id = client.id
+    const result = await this.#scripts.session(id).open(this.#links.memberId(), clean, !clean)
+    this.#connEpoch.set(client, result.epoch)
+    let conns = this.#conns.get(id)
+    if (conns === undefined) this.#conns.set(id, conns = new Set())
+    conns.add(client)
+    const prior = this.#owned.get(id)
+    if (prior?.dropTimer !== undefined) clearTimeout(prior.dropTimer)
+    if (prior !== undefined && (clean || prior.movedTo !== undefined)) this.#forgetLocal(id)
+    this.#owned.set(id, { epoch: result.epoch, persistent: !clean })
+    this.#present.set(id, result.present)
+    const me = this.#links.memberId()
+    if (result.previousOwner !== '' && result.previousOwner !== me) {
+      this.#links.kick(result.previousOwner, id, result.epoch)
+    }
+    this.#log?.debug({ clientId: id, epoch: result.epoch, previousOwner: result.previousOwner, present: result.present }, 'session opened')
+    return result.epoch
+  }
+
+  /** A connection ended (any reason): parks or deletes its session if it still owns it. */
+  async connectionClosed (client: ClientLike): Promise<void> {
+    const epoch = this.#connEpoch.get(client)
+    if (epoch === undefined) return
+    const conns = this.#conns.get(client.id)
+    conns?.delete(client)
+    if (conns?.size === 0) this.#conns.delete(client.id)
+    const owned = this.#owned.get(client.id)
+    if (owned?.epoch !== epoch) return
+    const outcome = await this.#scripts.session(client.id).close(epoch, this.#settings.expiryMs)
+    if (this.#owned.get(client.id)?.epoch !== epoch) return
+    if (outcome === 'parked') return
+    // Deleted (clean session) or stale (taken over meanwhile): nothing of it stays here.
+    this.#forgetLocal(client.id)
+    this.#owned.delete(client.id)
+  }
+
+  /** A peer took `clientId` over with `epoch`: close older connections, hand over. */
+  kicked (clientId: string, epoch: string, newOwner: string): void {
+    for (const conn of [...(this.#conns.get(clientId) ?? [])]) {
+      if (Number(this.#connEpoch.get(conn) ?? 0) < Number(epoch)) {
+        this.counters.kicked++
+        this.#log?.info({ clientId, newOwner }, 'session taken over by another node: closing the connection')
+        this.#conns.get(clientId)?.delete(conn)
+        conn.close()
+      }
+    }
+    const owned = this.#owned.get(clientId)
+    if (owned !== undefined && Number(owned.epoch) < Number(epoch)) this.#moved(clientId, owned, newOwner)
+  }
+
+  /** A QoS 1/2 message a peer forwarded for one of our sessions. */
+  async deliverDirect (clientId: string, packet: Packet): Promise<void> {
+    const owned = this.#owned.get(clientId)
+    if (owned === undefined || owned.movedTo !== undefined) {
+      this.#log?.debug({ clientId }, 'forwarded message for a session not owned here: dropped')
+      return
+    }
+    const queued = await this.#enqueue(clientId, packet)
+    if (!queued) return
+    const client = this.#connected(clientId)
+    if (client?.deliverQoS !== undefined && !this.#replaying.has(client)) client.deliverQoS(packet, noop)
+  }
+
+  /** Session Present for the CONNACK being written to `clientId` (read once). */
+  readonly sessionPresence = (clientId: string): boolean | undefined => {
+    const present = this.#present.get(clientId)
+    this.#present.delete(clientId)
+    return present
+  }
+
+  /** Persistent sessions this node owns (connected or parked). */
+  get sessionCount (): number {
+    let n = 0
+    for (const s of this.#owned.values()) if (s.persistent && s.movedTo === undefined) n++
+    return n
+  }
+
+  /**
+   * Another node owns the session now (`newOwner`, or unknown yet): keep its subscriptions
+   * for a grace period, so that messages still routed here reach the new owner, then
+   * forget it.
+   */
+  #moved (clientId: string, owned: OwnedSession, newOwner: string | undefined): void {
+    if (newOwner !== undefined) owned.movedTo = newOwner
+    if (owned.dropTimer !== undefined) return
+    owned.dropTimer = setTimeout(() => {
+      if (this.#owned.get(clientId) !== owned) return
+      this.#owned.delete(clientId)
+      this.#forgetLocal(clientId)
+    }, MOVED_GRACE_MS)
+    owned.dropTimer.unref()
+  }
+
+  /** Drops what this node keeps of a session in memory (never touches Redis). */
+  #forgetLocal (clientId: string): void {
+    void super.cleanSubscriptions({ id: clientId })
+    const held = this.#held.get(clientId)
+    this.#held.delete(clientId)
+    for (const topic of held ?? []) this.#links.release(topic)
+  }
+
+  /** A fenced write found a newer epoch: this connection lost its session. */
+  #stale (clientId: string, epoch: string, owner = ''): void {
+    this.counters.staleWrites++
+    for (const conn of [...(this.#conns.get(clientId) ?? [])]) {
+      if (this.#connEpoch.get(conn) === epoch) {
+        this.#conns.get(clientId)?.delete(conn)
+        conn.close()
+      }
+    }
+    // Until the new owner is known (a kick, or a stale enqueue naming it), enqueues keep
+    // going to Redis, fail as stale, and are forwarded to the owner the script names.
+    const owned = this.#owned.get(clientId)
+    if (owned?.epoch === epoch) this.#moved(clientId, owned, owner !== '' && owner !== this.#links.memberId() ? owner : undefined)
+  }
+
+  /**
+   * The epoch a write on behalf of `client` carries: its connection's, else the connected
+   * client's with that id, else the parked session's; '' (unfenced) when this node never
+   * opened the session, which only the persistence contract tests do.
+   */
+  #epochOf (client: object & { id: string }): string {
+    const own = this.#connEpoch.get(client)
+    if (own !== undefined) return own
+    const current = this.#connected(client.id)
+    const epoch = current === undefined ? undefined : this.#connEpoch.get(current)
+    return epoch ?? this.#owned.get(client.id)?.epoch ?? ''
+  }
+
+  #connected (clientId: string): ClientLike | undefined {
+    return (this.#broker as unknown as { clients?: Record<string, ClientLike> } | undefined)?.clients?.[clientId]
+  }
+
+  // --- subscriptions ---------------------------------------------------------------------
+
   override async addSubscriptions (client: ClientRef, subs: Subscription[]): Promise<void> {
+    const epoch = this.#epochOf(client)
+    const items: string[] = []
+    for (const sub of subs) items.push(sub.topic, JSON.stringify(subscriptionRecord(sub)))
+    if (!await this.#scripts.session(client.id).subs(epoch, 'add', items)) {
+      this.#stale(client.id, epoch)
+      throw new Error('session taken over')
+    }
+    await this.#mirror(client, subs)
+  }
+
+  override async removeSubscriptions (client: ClientRef, topics: string[]): Promise<void> {
+    const epoch = this.#epochOf(client)
+    if (!await this.#scripts.session(client.id).subs(epoch, 'remove', topics)) {
+      this.#stale(client.id, epoch)
+      throw new Error('session taken over')
+    }
+    await super.removeSubscriptions(client, topics)
+    const held = this.#held.get(client.id)
+    for (const topic of topics) if (held?.delete(topic) === true) this.#links.release(topic)
+  }
+
+  /** aedes calls this for clean session 1 only; `open` has already cleared Redis then. */
+  override async cleanSubscriptions (client: ClientRef): Promise<void> {
+    if (this.#connEpoch.get(client) === undefined) {
+      await this.#scripts.session(client.id).subs(this.#epochOf(client), 'clear')
+    }
+    this.#forgetLocal(client.id)
+  }
+
+  /** aedes calls this for clean session 0 only: the stored subscriptions, restored here. */
+  override async subscriptionsByClient (client: ClientRef): Promise<Subscription[]> {
+    const stored = await this.#redis.hgetall(this.#keys.session(client.id).subs)
+    const subs: Subscription[] = []
+    for (const [topic, json] of Object.entries(stored)) subs.push({ topic, ...(JSON.parse(json) as { qos: number }) })
+    await super.cleanSubscriptions(client)
+    await this.#mirror(client, subs)
+    return subs
+  }
+
+  /** Keeps this node's view of its own sessions' subscriptions, and their held routes. */
+  async #mirror (client: ClientRef, subs: Subscription[]): Promise<void> {
+    if (subs.length === 0) return
     await super.addSubscriptions(client, subs)
     let held = this.#held.get(client.id)
     for (const sub of subs) {
       if (sub.qos > 0 && held?.has(sub.topic) !== true) {
         held ??= new Set()
         held.add(sub.topic)
-        this.#routes.hold(sub.topic)
+        this.#links.hold(sub.topic)
       } else if (sub.qos === 0 && held?.delete(sub.topic) === true) {
-        this.#routes.release(sub.topic)
+        this.#links.release(sub.topic)
       }
     }
     if (held !== undefined) this.#held.set(client.id, held)
   }
 
-  override async removeSubscriptions (client: ClientRef, topics: string[]): Promise<void> {
-    await super.removeSubscriptions(client, topics)
-    const held = this.#held.get(client.id)
-    for (const topic of topics) if (held?.delete(topic) === true) this.#routes.release(topic)
+  // --- outgoing --------------------------------------------------------------------------
+
+  override async outgoingEnqueue (sub: Subscription, packet: Packet): Promise<void> {
+    await this.#enqueueFor(sub, packet)
   }
 
-  override async cleanSubscriptions (client: ClientRef): Promise<void> {
-    await super.cleanSubscriptions(client)
-    const held = this.#held.get(client.id)
-    this.#held.delete(client.id)
-    for (const topic of held ?? []) this.#routes.release(topic)
+  override async outgoingEnqueueCombi (subs: Subscription[], packet: Packet): Promise<void> {
+    await Promise.all(subs.map(async sub => await this.#enqueueFor(sub, packet)))
   }
 
   /**
    * What aedes does on the publishing node, done here for a QoS 1/2 packet that came from
-   * a peer: queue it for every persistent session on this node with a matching QoS > 0
-   * subscription. A connected client's live delivery then updates that entry; an offline
-   * one gets it on reconnect.
+   * a peer: queue it for every session this node owns with a matching QoS > 0 subscription.
    */
   async enqueueRemote (packet: { topic: string } & Record<string, unknown>): Promise<void> {
     let subs = await this.subscriptionsByTopic(packet.topic) as Subscription[]
@@ -73,6 +338,186 @@ export class RedisPersistence extends StandalonePersistence {
     if (packet.topic.startsWith('$SYS/')) subs = subs.filter(s => !s.topic.startsWith('+') && !s.topic.startsWith('#'))
     if (subs.length > 0) await this.outgoingEnqueueCombi(subs, packet)
   }
+
+  async #enqueueFor (sub: Subscription, packet: Packet): Promise<void> {
+    const clientId = String(sub.clientId)
+    const owned = this.#owned.get(clientId)
+    if (owned?.movedTo !== undefined) {
+      this.#links.forward(owned.movedTo, clientId, capQos(packet, sub.qos))
+      return
+    }
+    await this.#enqueue(clientId, packet, sub.qos)
+  }
+
+  /** Queues `packet` for a session; false when it was already queued or not ours. */
+  async #enqueue (clientId: string, packet: Packet, subQos?: number): Promise<boolean> {
+    const epoch = this.#epochOf({ id: clientId })
+    const result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), encodeStoredPacket({ ...packet, messageId: undefined }))
+    if (result.status === 'queued') {
+      if (result.dropped > 0) {
+        this.counters.queueDropped += result.dropped
+        this.#log?.warn({ clientId, dropped: result.dropped, cap: this.#settings.queueCap }, 'session queue full: oldest messages dropped')
+      }
+      return true
+    }
+    if (result.status === 'stale') {
+      this.#stale(clientId, epoch, result.owner)
+      if (result.owner !== '' && result.owner !== this.#links.memberId()) {
+        this.#links.forward(result.owner, clientId, subQos === undefined ? packet : capQos(packet, subQos))
+      }
+    }
+    return false
+  }
+
+  override async outgoingUpdate (client: ClientRef, packet: Packet): Promise<void> {
+    const epoch = this.#epochOf(client)
+    const result = await this.#scripts.session(client.id).update(epoch, refOf(packet), Number(packet.messageId), encodeStoredPacket(packet))
+    if (result === 'stale') {
+      this.#stale(client.id, epoch)
+      throw new Error('session taken over')
+    }
+    if (result === 'missing') throw new Error('no such packet')
+  }
+
+  override async outgoingClearMessageId (client: ClientRef, packet: Packet | number): Promise<Packet | undefined> {
+    const messageId = typeof packet === 'number' ? packet : packet.messageId
+    if (messageId === undefined) return undefined
+    const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId)
+    if (removed === null) return undefined
+    return { ...decodeStoredPacket(removed), messageId }
+  }
+
+  /**
+   * The queue of a session, in order. Read in rounds until a round finds nothing newer,
+   * so that messages handed over by the previous owner while a resumed session replays
+   * its queue are sent in order after it (later rounds skip what this connection has
+   * already sent live, which has a packet identifier by then).
+   */
+  override outgoingStream (client: ClientRef): Readable {
+    return Readable.from(this.#replay(client))
+  }
+
+  async * #replay (client: ClientRef): AsyncGenerator<Packet> {
+    const id = client.id
+    const replaying = this.#connEpoch.has(client)
+    if (replaying) this.#replaying.add(client)
+    try {
+      const k = this.#keys.session(id)
+      let after = '-inf'
+      for (let round = 0; ; round++) {
+        const entries = await this.#redis.zrangebyscore(k.queue, after, '+inf', 'WITHSCORES')
+        if (entries.length === 0) return
+        after = `(${String(entries[entries.length - 1])}`
+        const refs = entries.filter((_, i) => i % 2 === 0)
+        for (let i = 0; i < refs.length; i += STREAM_BATCH) {
+          const batch = refs.slice(i, i + STREAM_BATCH)
+          const values = await this.#redis.hmgetBuffer(k.out, ...batch.flatMap(ref => ['p' + ref, 'r' + ref]))
+          for (let j = 0; j < batch.length; j++) {
+            const stored = values[2 * j]
+            if (stored === null || stored === undefined) continue
+            const messageId = values[2 * j + 1]
+            if (round > 0 && messageId !== null && messageId !== undefined) continue
+            const packet = decodeStoredPacket(stored)
+            if (messageId !== null && messageId !== undefined) packet.messageId = Number(messageId.toString())
+            yield packet
+          }
+        }
+        if (!replaying) return
+      }
+    } finally {
+      this.#replaying.delete(client)
+    }
+  }
+
+  // --- inbound QoS 2 ---------------------------------------------------------------------
+
+  override async incomingStorePacket (client: ClientRef, packet: Packet): Promise<void> {
+    if (client.clean === true) return await super.incomingStorePacket(client, packet)
+    const epoch = this.#epochOf(client)
+    const result = await this.#scripts.session(client.id).put(epoch, 'incoming', 'hset', String(packet.messageId), encodeStoredPacket(packet))
+    if (result === 'stale') {
+      this.#stale(client.id, epoch)
+      throw new Error('session taken over')
+    }
+  }
+
+  override async incomingGetPacket (client: ClientRef, packet: Packet): Promise<Packet> {
+    if (client.clean === true) return await super.incomingGetPacket(client, packet) as Packet
+    const stored = await this.#redis.hgetBuffer(this.#keys.session(client.id).incoming, String(packet.messageId))
+    if (stored === null) throw new Error('no such packet')
+    return { ...decodeStoredPacket(stored), messageId: packet.messageId }
+  }
+
+  override async incomingDelPacket (client: ClientRef, packet: Packet): Promise<void> {
+    if (client.clean === true) return await super.incomingDelPacket(client, packet)
+    const epoch = this.#epochOf(client)
+    const result = await this.#scripts.session(client.id).put(epoch, 'incoming', 'hdel', String(packet.messageId))
+    if (result === 'missing') throw new Error('no such packet')
+    if (result === 'stale') this.#stale(client.id, epoch)
+  }
+
+  override async cleanIncoming (client: ClientRef): Promise<void> {
+    if (client.clean === true) return await super.cleanIncoming(client)
+    await this.#scripts.session(client.id).put(this.#epochOf(client), 'incoming', 'clear')
+  }
+
+  // --- wills -----------------------------------------------------------------------------
+
+  override async putWill (client: ClientRef, packet: Packet): Promise<void> {
+    const brokerId = String(this.#broker?.id ?? this.#links.memberId())
+    packet.brokerId = brokerId
+    packet.clientId = client.id
+    const epoch = this.#epochOf(client)
+    const result = await this.#scripts.session(client.id).put(epoch, 'will', 'set', '', encodeStoredPacket(packet))
+    if (result === 'stale') {
+      this.#stale(client.id, epoch)
+      throw new Error('session taken over')
+    }
+    if (!this.#willBrokers.has(brokerId)) {
+      await this.#redis.sadd(this.#keys.willBrokers(), brokerId)
+      this.#willBrokers.add(brokerId)
+    }
+    await this.#redis.sadd(this.#keys.wills(brokerId), client.id)
+  }
+
+  override async getWill (client: ClientRef): Promise<Packet | undefined> {
+    const stored = await this.#redis.getBuffer(this.#keys.session(client.id).will)
+    return stored === null ? undefined : decodeStoredPacket(stored)
+  }
+
+  /**
+   * aedes deletes a will in two places: before storing a new one at CONNECT (with the
+   * connection: fenced by its epoch), and after a connection closed (with a plain
+   * `{ id, brokerId }` that cannot tell an old connection from its successor, the same-node
+   * takeover hazard). For a session this node owns, the second kind is left to
+   * `connectionClosed`, whose script drops the will only if that connection still owns it.
+   */
+  override async delWill (client: ClientRef & { brokerId?: string }): Promise<Packet | undefined> {
+    if (this.#connEpoch.get(client) === undefined && this.#owned.has(client.id)) return undefined
+    const will = await this.getWill(client)
+    if (will === undefined) return undefined
+    const result = await this.#scripts.session(client.id).put(this.#epochOf(client), 'will', 'clear')
+    if (result === 'stale') return undefined
+    await this.#redis.srem(this.#keys.wills(String(will.brokerId)), client.id)
+    return will
+  }
+
+  override streamWill (brokers: Record<string, unknown> = {}): Readable {
+    return Readable.from(this.#wills(brokers))
+  }
+
+  async * #wills (alive: Record<string, unknown>): AsyncGenerator<Packet> {
+    const brokerIds = await this.#redis.smembers(this.#keys.willBrokers())
+    for (const brokerId of brokerIds) {
+      if (alive[brokerId] !== undefined) continue
+      for (const clientId of await this.#redis.smembers(this.#keys.wills(brokerId))) {
+        const will = await this.getWill({ id: clientId })
+        if (will?.brokerId === brokerId) yield will
+      }
+    }
+  }
+
+  // --- retained --------------------------------------------------------------------------
 
   override async storeRetained (packet: RetainedPacket): Promise<void> {
     // Stored as a copy: aedes may change the packet after this call.
@@ -88,7 +533,7 @@ export class RedisPersistence extends StandalonePersistence {
   }
 
   /** Last counted number of retained topics cluster-wide (see refreshRetainedCount). */
-  override get retainedCount (): number {
+  get retainedCount (): number {
     return this.#retainedCount
   }
 
@@ -96,4 +541,32 @@ export class RedisPersistence extends StandalonePersistence {
     this.#retainedCount = await this.#retained.count()
     return this.#retainedCount
   }
+
+  override async destroy (): Promise<void> {
+    for (const s of this.#owned.values()) if (s.dropTimer !== undefined) clearTimeout(s.dropTimer)
+    await super.destroy()
+  }
+}
+
+/** The parts of an aedes client the session code uses. */
+export interface ClientLike {
+  id: string
+  clean?: boolean
+  close: (done?: () => void) => void
+  deliverQoS?: (packet: Packet, cb: () => void) => void
+}
+
+/** A queued message's identity: its origin broker and counter (a PUBREL: its identifier). */
+function refOf (packet: Packet): string {
+  if (packet.cmd === 'pubrel' || packet.brokerId === undefined || packet.brokerId === null) return `~${String(packet.messageId)}`
+  return `${String(packet.brokerId)}:${String(packet.brokerCounter)}`
+}
+
+function capQos (packet: Packet, qos: number): Packet {
+  return typeof packet.qos === 'number' && packet.qos > qos ? { ...packet, qos } : packet
+}
+
+function subscriptionRecord (sub: Subscription): Record<string, unknown> {
+  const { topic: _topic, clientId: _clientId, ...rest } = sub
+  return rest
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { BrokerError, ERR } from '../errors.js'
 import type { RedisClient } from './client.js'
-import type { KeySpace } from './keys.js'
+import type { KeySpace, SessionKeys } from './keys.js'
 
 export interface ScriptSpec {
   readonly file: string
@@ -22,7 +22,14 @@ export const SCRIPTS = {
   nodeSweep: { file: 'node-sweep.lua', keys: ['nodes'], argv: ['limit'] },
   routesApply: { file: 'routes-apply.lua', keys: ['filters', 'meta'], argv: ['seq', 'expiryMs', 'changes'], variadic: true },
   routesRead: { file: 'routes-read.lua', keys: ['filters', 'meta'], argv: [] },
-  retainedUnindex: { file: 'retained-unindex.lua', keys: ['partition'], argv: ['topic', 'score'] }
+  retainedUnindex: { file: 'retained-unindex.lua', keys: ['partition'], argv: ['topic', 'score'] },
+  sessionOpen: { file: 'session-open.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming'], argv: ['memberId', 'clean', 'persistent'] },
+  sessionClose: { file: 'session-close.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['epoch', 'expiryMs'] },
+  sessionSubs: { file: 'session-subs.lua', keys: ['meta', 'subs'], argv: ['epoch', 'op', 'items'], variadic: true },
+  sessionPut: { file: 'session-put.lua', keys: ['meta', 'target'], argv: ['epoch', 'op', 'field', 'value'] },
+  outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'cap', 'ref', 'packet'] },
+  outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'ref', 'messageId', 'packet'] },
+  outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'messageId'] }
 } as const satisfies Record<string, ScriptSpec>
 
 export type ScriptName = keyof typeof SCRIPTS
@@ -51,8 +58,9 @@ export class Scripts {
     }
   }
 
-  async #run (name: ScriptName, keys: string[], argv: Arg[]): Promise<unknown> {
-    const call = (this.#redis as unknown as Record<string, ScriptCall>)[`slotmq_${name}`]
+  /** Runs a script; with `binary`, string replies come back as Buffers. */
+  async #run (name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<unknown> {
+    const call = (this.#redis as unknown as Record<string, ScriptCall>)[`slotmq_${name}${binary ? 'Buffer' : ''}`]
     if (call === undefined) throw new BrokerError(ERR.SCRIPT_REPLY, `script ${name} is not defined`)
     return await call.call(this.#redis, ...keys, ...argv)
   }
@@ -83,9 +91,87 @@ export class Scripts {
     return { seq: Number(seq), filters: expectStrings(filters, 'routesRead') }
   }
 
+  /** The session scripts of one client. */
+  session (clientId: string): SessionScripts {
+    return new SessionScripts(async (name, keys, argv, binary) => await this.#run(name, keys, argv, binary), this.#keys.session(clientId))
+  }
+
   /** Drops a topic from its retained-index partition if its score is still `score`. */
   async retainedUnindex (partition: string, topic: string, score: string): Promise<boolean> {
     return await this.#run('retainedUnindex', [partition], [topic, score]) === 1
+  }
+}
+
+type ScriptRunner = (name: ScriptName, keys: string[], argv: Arg[], binary?: boolean) => Promise<unknown>
+
+export interface SessionOpened {
+  /** The fencing token of this connection's hold on the session (decimal string). */
+  epoch: string
+  previousOwner: string
+  previousEpoch: string
+  present: boolean
+}
+
+export type EnqueueResult =
+  | { status: 'queued', dropped: number }
+  | { status: 'duplicate' }
+  | { status: 'stale', owner: string }
+
+/** Session scripts of one client, bound to its keys. */
+export class SessionScripts {
+  readonly #run: ScriptRunner
+  readonly #k: SessionKeys
+
+  constructor (run: ScriptRunner, keys: SessionKeys) {
+    this.#run = run
+    this.#k = keys
+  }
+
+  async open (memberId: string, clean: boolean, persistent: boolean): Promise<SessionOpened> {
+    const k = this.#k
+    const reply = await this.#run('sessionOpen', [k.meta, k.subs, k.queue, k.out, k.incoming], [memberId, clean ? '1' : '0', persistent ? '1' : '0'])
+    const [epoch, previousOwner, previousEpoch, present] = expectArray(reply, 'sessionOpen', 4)
+    return { epoch: String(epoch), previousOwner: String(previousOwner), previousEpoch: String(previousEpoch), present: present === 1 }
+  }
+
+  /** Parks (persistent) or deletes the session; 'stale' when another connection owns it. */
+  async close (epoch: string, expiryMs: number): Promise<'parked' | 'deleted' | 'stale'> {
+    const k = this.#k
+    const reply = await this.#run('sessionClose', [k.meta, k.subs, k.queue, k.out, k.incoming, k.will], [epoch, expiryMs])
+    return reply === 1 ? 'parked' : reply === 2 ? 'deleted' : 'stale'
+  }
+
+  /** Returns false when the epoch was stale. */
+  async subs (epoch: string, op: 'add' | 'remove' | 'clear', items: string[] = []): Promise<boolean> {
+    return await this.#run('sessionSubs', [this.#k.meta, this.#k.subs], [epoch, op, ...items]) === 1
+  }
+
+  /** Returns 'applied', 'missing' (hdel of an absent field) or 'stale'. */
+  async put (epoch: string, target: 'incoming' | 'will', op: 'hset' | 'hdel' | 'set' | 'clear', field = '', value: Arg = ''): Promise<'applied' | 'missing' | 'stale'> {
+    const reply = await this.#run('sessionPut', [this.#k.meta, this.#k[target]], [epoch, op, field, value])
+    return reply === 1 ? 'applied' : reply === -1 ? 'missing' : 'stale'
+  }
+
+  async enqueue (epoch: string, cap: number, ref: string, packet: Buffer): Promise<EnqueueResult> {
+    const k = this.#k
+    const [status, dropped, owner] = expectArray(await this.#run('outgoingEnqueue', [k.meta, k.queue, k.out], [epoch, cap, ref, packet]), 'outgoingEnqueue', 3)
+    if (status === 1) return { status: 'queued', dropped: Number(dropped) }
+    if (status === 2) return { status: 'duplicate' }
+    return { status: 'stale', owner: String(owner) }
+  }
+
+  /** Returns 'applied', 'missing' or 'stale'. */
+  async update (epoch: string, ref: string, messageId: number, packet: Buffer): Promise<'applied' | 'missing' | 'stale'> {
+    const k = this.#k
+    const reply = await this.#run('outgoingUpdate', [k.meta, k.queue, k.out], [epoch, ref, messageId, packet])
+    return reply === 1 ? 'applied' : reply === -1 ? 'missing' : 'stale'
+  }
+
+  /** The removed packet, or null. */
+  async clear (epoch: string, messageId: number): Promise<Buffer | null> {
+    const k = this.#k
+    const reply = await this.#run('outgoingClear', [k.meta, k.queue, k.out], [epoch, messageId], true)
+    return Buffer.isBuffer(reply) ? reply : null
   }
 }
 

@@ -34,12 +34,22 @@ export interface ClusterRoutingDeps {
   log: Logger
   /** Options for the local mqemitter (concurrency, matching). */
   emitterOptions?: Record<string, unknown>
+  /** Listeners the emitter must not register (see emitter.ts). */
+  refuseListener?: (topic: string, listener: (message: Message, done: () => void) => void) => boolean
   /** Called after this node reaped dead members (sessions and wills hook in here). */
   onReaped?: (memberIds: string[]) => void
 }
 
 /** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
 export type InboundHook = (message: Message) => Promise<void>
+
+/** Session messages between owners (see persistence.ts). */
+export interface SessionHooks {
+  /** `sender` took `clientId` over with `epoch`. */
+  kicked: (clientId: string, epoch: string, sender: string) => void
+  /** A QoS 1/2 message for one session this node owns. */
+  direct: (clientId: string, message: Message) => Promise<void>
+}
 
 /**
  * A node pings its own inbox this often; a ping still missing at the next one means the
@@ -68,6 +78,7 @@ export class ClusterRouting {
   #started = false
   #closing: Promise<void> | undefined
   #inbound: InboundHook | undefined
+  #sessions: SessionHooks | undefined
   #starting: Promise<void> | undefined
   /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
   #deliveries: Promise<void> | undefined
@@ -136,7 +147,8 @@ export class ClusterRouting {
       listenerAdded: (filter, done) => this.#local.added(filter, done),
       listenerRemoved: (filter) => this.#local.removed(filter),
       forward: (message, done) => this.#forward(message, done),
-      closed: async () => await this.close()
+      closed: async () => await this.close(),
+      ...(deps.refuseListener === undefined ? {} : { refuse: deps.refuseListener })
     }, deps.emitterOptions)
   }
 
@@ -146,6 +158,21 @@ export class ClusterRouting {
 
   setInboundHook (hook: InboundHook): void {
     this.#inbound = hook
+  }
+
+  setSessionHooks (hooks: SessionHooks): void {
+    this.#sessions = hooks
+  }
+
+  /** Tells `owner` that this node took `clientId` over with `epoch`. */
+  kick (owner: string, clientId: string, epoch: string): void {
+    this.#outbox.add(owner, w => w.kick(clientId, epoch))
+  }
+
+  /** Sends a QoS 1/2 message to the node that now owns `clientId`'s session. */
+  forwardTo (owner: string, clientId: string, message: Message): void {
+    const record = toRecord(message)
+    this.#outbox.add(owner, w => w.direct(clientId, record))
   }
 
   /** Holds a route for `filter` without a listener (a parked persistent session). */
@@ -267,6 +294,12 @@ export class ClusterRouting {
         case 'gone':
           this.#dropPeer(r.memberId)
           break
+        case 'kick':
+          this.#sessions?.kicked(r.clientId, r.epoch, sender)
+          break
+        case 'direct':
+          this.#direct(r.clientId, toMessage(r.publish))
+          break
         case 'ping':
           break
       }
@@ -287,6 +320,18 @@ export class ClusterRouting {
       this.emitter.deliver(message)
     }
     const next = before.then(run)
+    this.#deliveries = next
+    void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
+  }
+
+  /** Queued behind local deliveries, so a session's messages keep their order. */
+  #direct (clientId: string, message: Message): void {
+    const hooks = this.#sessions
+    if (hooks === undefined) return
+    const before = this.#deliveries ?? Promise.resolve()
+    const next = before.then(async () => {
+      await hooks.direct(clientId, message).catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
+    })
     this.#deliveries = next
     void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
   }

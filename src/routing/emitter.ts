@@ -31,6 +31,8 @@ export interface RoutingHooks {
   forward: (message: Message, done: Done) => void
   /** The emitter was closed (aedes closing). */
   closed: () => Promise<void>
+  /** Listeners never registered (aedes' own cluster logic that slotmq replaces). */
+  refuse?: (topic: string, listener: Listener) => boolean
 }
 
 export class ClusterEmitter extends Base {
@@ -42,6 +44,10 @@ export class ClusterEmitter extends Base {
   }
 
   override on (topic: string, listener: Listener, done?: () => void): this {
+    if (this.#hooks.refuse?.(topic, listener) === true) {
+      done?.()
+      return this
+    }
     super.on(topic, listener)
     this.#hooks.listenerAdded(topic, () => done?.())
     return this

@@ -28,7 +28,9 @@ export function connectLater (url: string, opts: IClientOptions = {}): { client:
   const connack = new Promise<IConnackPacket>((resolve, reject) => {
     client.once('connect', resolve)
     client.once('error', reject)
+    client.once('close', () => reject(new Error('connection closed before CONNACK')))
   })
+  connack.catch(() => {})
   return { client, connected: async () => await connack }
 }
 

@@ -17,6 +17,15 @@ test('every key of one member hashes to one slot, whatever the id', () => {
   }
 })
 
+test('every key of one client session hashes to one slot, whatever the client id', () => {
+  const keys = createKeySpace('t-1:')
+  for (const id of ids) {
+    const slots = new Set(Object.values(keys.session(id)).map(k => calculateSlot(k)))
+    assert.equal(slots.size, 1, `session of ${JSON.stringify(id)}`)
+    assert.equal(tagOf(keys.session(id).meta), `c:${encodeId(id)}`)
+  }
+})
+
 test('ids cannot move the hash tag: each id gets its own tag', () => {
   const keys = createKeySpace()
   const tags = new Set(ids.map(id => tagOf(keys.inbox(id))))

@@ -1,7 +1,9 @@
 /**
- * Contract: the Redis-mode persistence passes aedes-persistence's abstract suite on the
- * real Redis Cluster (retained messages on Redis; sessions in memory until they move to
- * Redis), each instance under its own key prefix.
+ * Contract: the Redis-mode persistence passes aedes-persistence's whole abstract suite
+ * (retained messages, subscriptions, outgoing queues, inbound QoS 2, wills) on the real
+ * Redis Cluster and on a single Redis server, each instance under its own key prefix.
+ * The suite never opens a session, so its writes are the unfenced kind; fencing has its
+ * own tests (test/integration/sessions.test.ts, test/integration/scripts/sessions.test.ts).
  */
 import { after, before, test } from 'node:test'
 import abstractPersistence from 'aedes-persistence/abstract.js'
@@ -13,26 +15,48 @@ import { RedisPersistence } from '../../../src/redis/persistence.js'
 import { RetainedStore } from '../../../src/redis/retained.js'
 import { Scripts } from '../../../src/redis/scripts.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
+import { startRedisServer, type RedisCluster } from '../../support/redis-cluster.js'
 
-let redis: TestRedis
-let conn: RedisConnections
+let cluster: TestRedis
+let single: RedisCluster
+const conns: Record<'cluster' | 'single', RedisConnections | undefined> = { cluster: undefined, single: undefined }
 
 before(async () => {
-  redis = await useRedisCluster()
+  cluster = await useRedisCluster()
+  single = await startRedisServer()
   const log = createLogger({ level: 'silent', nodeId: 'contract' })
-  conn = await createRedis(loadConfig({ flags: { redis: redis.seeds.join(',') } }), { log, memberName: 'contract' })
+  conns.cluster = await createRedis(loadConfig({ flags: { redis: cluster.seeds.join(',') } }), { log, memberName: 'contract' })
+  conns.single = await createRedis(loadConfig({ flags: { redis: single.nodes.map(n => `${n.host}:${n.port}`).join(',') } }), { log, memberName: 'contract' })
 })
 after(async () => {
-  await conn.close()
-  await redis.stop()
+  await conns.cluster?.close()
+  await conns.single?.close()
+  await cluster.stop()
+  await single.stop()
 })
 
-abstractPersistence({
-  test,
-  testAsync: true,
-  persistence: async () => {
+function persistenceOn (which: 'cluster' | 'single'): () => Promise<RedisPersistence> {
+  return async () => {
+    const conn = conns[which]
+    if (conn === undefined) throw new Error('Redis not connected')
     const keys = createKeySpace(uniquePrefix())
-    const held = { hold: () => {}, release: () => {} }
-    return new RedisPersistence(new RetainedStore(conn.cmd, keys, new Scripts(conn.cmd, keys)), held)
+    const scripts = new Scripts(conn.cmd, keys)
+    return new RedisPersistence({
+      redis: conn.cmd,
+      keys,
+      scripts,
+      retained: new RetainedStore(conn.cmd, keys, scripts),
+      links: { memberId: () => 'contract', hold: () => {}, release: () => {}, kick: () => {}, forward: () => {} },
+      settings: { queueCap: 1000, expiryMs: 60_000 }
+    })
   }
-})
+}
+
+for (const which of ['cluster', 'single'] as const) {
+  const label = which === 'cluster' ? 'Redis Cluster' : 'single Redis'
+  abstractPersistence({
+    test: (name: string, fn: (t: unknown) => Promise<void>) => test(`${label}: ${name}`, fn),
+    testAsync: true,
+    persistence: persistenceOn(which)
+  })
+}

@@ -1,0 +1,91 @@
+/** session-open, session-close, session-subs, session-put and outgoing-*.lua: ownership and fencing. */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { scriptsOn, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
+
+let redis: TestRedis
+before(async () => { redis = await useRedisCluster() })
+after(async () => { await redis.stop() })
+
+const packet = (n: number): Buffer => Buffer.from(`packet-${n}`)
+
+test('each open bumps the epoch and names the previous owner; clean session 0 finds the session present', async (t) => {
+  const { redis: r, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('c{1}:x')
+  const first = await s.open('node-a', false, true)
+  assert.equal(first.previousOwner, '')
+  assert.equal(first.present, false)
+  const second = await s.open('node-b', false, true)
+  assert.equal(second.previousOwner, 'node-a')
+  assert.equal(second.previousEpoch, first.epoch)
+  assert.equal(second.present, true)
+  assert.ok(BigInt(second.epoch) > BigInt(first.epoch))
+  const clean = await s.open('node-c', true, false)
+  assert.equal(clean.present, false)
+  assert.ok(BigInt(clean.epoch) > BigInt(second.epoch))
+})
+
+test('a writer with a stale epoch changes nothing and is told so', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('fenced')
+  const old = await s.open('node-a', false, true)
+  const current = await s.open('node-b', false, true)
+  assert.equal(await s.subs(old.epoch, 'add', ['a/#', '{"qos":1}']), false)
+  assert.deepEqual(await s.enqueue(old.epoch, 10, 'b:1', packet(1)), { status: 'stale', owner: 'node-b' })
+  assert.equal(await s.put(old.epoch, 'will', 'set', '', 'will'), 'stale')
+  assert.equal(await s.put(old.epoch, 'incoming', 'hset', '7', 'p'), 'stale')
+  assert.equal(await s.close(old.epoch, 60_000), 'stale')
+  const k = keys.session('fenced')
+  assert.equal(await r.exists(k.subs, k.queue, k.will, k.incoming), 0)
+  assert.equal(await r.hget(k.meta, 'owner'), 'node-b')
+  // The current epoch writes.
+  assert.equal(await s.subs(current.epoch, 'add', ['a/#', '{"qos":1}']), true)
+  assert.deepEqual(await s.enqueue(current.epoch, 10, 'b:1', packet(1)), { status: 'queued', dropped: 0 })
+  assert.equal(await s.update(old.epoch, 'b:1', 5, packet(1)), 'stale')
+  assert.equal(await s.clear(old.epoch, 5), null)
+  assert.equal(await s.update(current.epoch, 'b:1', 5, packet(1)), 'applied')
+  assert.deepEqual(await s.clear(current.epoch, 5), packet(1))
+})
+
+test('a message is queued once per ref, and a full queue drops its oldest entries', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('capped')
+  const { epoch } = await s.open('node-a', false, true)
+  for (let i = 1; i <= 3; i++) assert.deepEqual(await s.enqueue(epoch, 3, `b:${i}`, packet(i)), { status: 'queued', dropped: 0 })
+  assert.deepEqual(await s.enqueue(epoch, 3, 'b:2', packet(2)), { status: 'duplicate' })
+  assert.equal(await s.update(epoch, 'b:1', 11, packet(1)), 'applied')
+  assert.deepEqual(await s.enqueue(epoch, 3, 'b:4', packet(4)), { status: 'queued', dropped: 1 })
+  const k = keys.session('capped')
+  assert.deepEqual(await r.zrange(k.queue, '0', '-1'), ['b:2', 'b:3', 'b:4'])
+  // The dropped entry's packet and identifier are gone with it.
+  assert.equal(await r.hexists(k.out, 'pb:1'), 0)
+  assert.equal(await r.hexists(k.out, 'm11'), 0)
+})
+
+test('a closed persistent session is parked with its expiry and loses its will; a clean one is deleted', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const p = scripts.session('persistent')
+  const { epoch } = await p.open('node-a', false, true)
+  await p.subs(epoch, 'add', ['t', '{"qos":1}'])
+  await p.put(epoch, 'will', 'set', '', 'will')
+  assert.equal(await p.close(epoch, 60_000), 'parked')
+  const k = keys.session('persistent')
+  assert.equal(await r.hget(k.meta, 'parked'), '1')
+  const ttl = await r.pttl(k.subs)
+  assert.ok(ttl > 0 && ttl <= 60_000, `pttl ${ttl}`)
+  assert.equal(await r.exists(k.will), 0)
+  // Resuming makes it permanent again.
+  await p.open('node-b', false, true)
+  assert.equal(await r.pttl(k.subs), -1)
+
+  const c = scripts.session('clean')
+  const opened = await c.open('node-a', true, false)
+  await c.put(opened.epoch, 'will', 'set', '', 'will')
+  assert.equal(await c.close(opened.epoch, 60_000), 'deleted')
+  const kc = keys.session('clean')
+  assert.equal(await r.exists(kc.meta, kc.will), 0)
+})

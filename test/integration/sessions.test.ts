@@ -1,0 +1,186 @@
+/**
+ * Sessions on Redis, across three nodes on the real Redis Cluster: a persistent session
+ * resumes on any node with its subscriptions and the messages queued while it was away;
+ * a session is owned by one connection at a time, whichever nodes the connects land on;
+ * a connection that lost its session writes nothing more.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Cluster } from 'ioredis'
+import type { MqttClient } from 'mqtt'
+import { createKeySpace } from '../../src/redis/keys.js'
+import { closeAll, collect, connect, connectLater, expectNoMore } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+
+let redis: TestRedis
+let topo: Topology
+let inspect: Cluster
+const prefix = uniquePrefix()
+const keys = createKeySpace(prefix)
+
+before(async () => {
+  redis = await useRedisCluster()
+  inspect = clusterClient(redis.seeds)
+  topo = await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': prefix })
+})
+after(async () => {
+  await closeAll()
+  await topo.close()
+  inspect.disconnect()
+  await redis.stop()
+})
+
+async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+async function closed (client: MqttClient, timeoutMs = 5000): Promise<void> {
+  await until('the connection to close', () => !client.connected, timeoutMs)
+}
+
+let n = 0
+const uniqueId = (name: string): string => `${name}-${++n}-${prefix}`
+
+describe('persistent sessions on Redis', () => {
+  test('a session resumes on another node: Session Present 1 [MQTT-3.2.2-2], queued QoS 1 messages delivered in order [MQTT-3.1.2-5]', async () => {
+    const id = uniqueId('resume')
+    const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    await first.subscribeAsync('resume/t', { qos: 1 })
+    await first.endAsync()
+
+    const publisher = await connect(topo.urls[1] ?? '')
+    for (let i = 0; i < 20; i++) await publisher.publishAsync('resume/t', `m${i}`, { qos: 1 })
+
+    const later = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
+    const got = collect(later.client)
+    const connack = await later.connected()
+    assert.equal(connack.sessionPresent, true)
+    const messages = await got.waitFor(20)
+    assert.deepEqual(messages.map(m => m.payload), Array.from({ length: 20 }, (_, i) => `m${i}`))
+    // The resumed subscription is live on the new node too.
+    await publisher.publishAsync('resume/t', 'live', { qos: 1 })
+    await got.waitFor(21)
+    assert.equal(got.messages[20]?.payload, 'live')
+  })
+
+  test('clean session 1 on another node discards the stored session: Session Present 0 [MQTT-3.1.2-6]', async () => {
+    const id = uniqueId('discard')
+    const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    await first.subscribeAsync('discard/t', { qos: 1 })
+    await first.endAsync()
+    const clean = await connect(topo.urls[1] ?? '', { clientId: id, clean: true })
+    await clean.endAsync()
+    const again = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
+    assert.equal((await again.connected()).sessionPresent, false)
+    assert.deepEqual(await inspect.hgetall(keys.session(id).subs), {})
+  })
+
+  test('a connect on another node closes the old connection at once and owns the session [MQTT-3.1.4-2]', async () => {
+    const id = uniqueId('takeover')
+    const old = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    await old.subscribeAsync('takeover/t', { qos: 1 })
+    const fresh = connectLater(topo.urls[1] ?? '', { clientId: id, clean: false })
+    assert.equal((await fresh.connected()).sessionPresent, true)
+    await closed(old)
+    assert.equal(fresh.client.connected, true)
+    const meta = await inspect.hgetall(keys.session(id).meta)
+    assert.equal(meta.owner, topo.nodes[1]?.cluster?.memberId)
+  })
+
+  test('two connects of one client id on two nodes at once: exactly one connection survives, epochs strictly increase (20 rounds)', async () => {
+    const id = uniqueId('race')
+    let lastEpoch = 0
+    for (let round = 0; round < 20; round++) {
+      const a = connectLater(topo.urls[round % 3] ?? '', { clientId: id, clean: round % 2 === 0 })
+      const b = connectLater(topo.urls[(round + 1) % 3] ?? '', { clientId: id, clean: round % 2 === 0 })
+      await Promise.allSettled([a.connected(), b.connected()])
+      // Wait for the takeover to settle: exactly one connection left, for a while.
+      await until('exactly one surviving connection', () => [a, b].filter(x => x.client.connected).length === 1)
+      await expectStable(() => [a, b].filter(x => x.client.connected).length === 1, 200)
+      const epoch = Number(await inspect.hget(keys.session(id).meta, 'epoch'))
+      assert.ok(epoch > lastEpoch, `round ${round}: epoch ${epoch} after ${lastEpoch}`)
+      lastEpoch = epoch
+      await Promise.all([a.client.endAsync(true), b.client.endAsync(true)])
+    }
+  })
+
+  test('a QoS 1 stream to a persistent session that moves to another node mid-stream loses nothing', async (t) => {
+    const id = uniqueId('move')
+    const total = 300
+    const seen = new Map<number, number>()
+    const record = (payload: Buffer): void => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) }
+    const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    first.on('message', (_t, payload) => record(payload))
+    await first.subscribeAsync('move/t', { qos: 1 })
+    const publisher = await connect(topo.urls[1] ?? '')
+    let second: MqttClient | undefined
+    for (let i = 0; i < total; i++) {
+      await publisher.publishAsync('move/t', String(i), { qos: 1 })
+      if (i === total / 2) {
+        const next = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
+        next.client.on('message', (_t, payload) => record(payload))
+        second = next.client
+        await next.connected()
+      }
+    }
+    await until('every acknowledged publish delivered', () => seen.size === total, 10_000)
+      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
+    await closed(first)
+    const duplicates = [...seen.values()].filter(c => c > 1).length
+    t.diagnostic(`duplicates: ${duplicates}`)
+    assert.equal(second?.connected, true)
+  })
+
+  test('a same-node takeover keeps the new connection\'s will in Redis (aedes hazard)', async () => {
+    const id = uniqueId('will')
+    const url = topo.urls[0] ?? ''
+    const old = await connect(url, { clientId: id, clean: false, will: { topic: 'will/old', payload: Buffer.from('old'), qos: 0, retain: false } })
+    const watcher = await connect(url)
+    await watcher.subscribeAsync('will/#')
+    const wills = collect(watcher)
+    await connect(url, { clientId: id, clean: false, will: { topic: 'will/new', payload: Buffer.from('new'), qos: 0, retain: false } })
+    await closed(old)
+    // The old connection was closed without DISCONNECT: its will goes out, as Mosquitto does.
+    await wills.waitFor(1)
+    assert.equal(wills.messages[0]?.topic, 'will/old')
+    const stored = await inspect.getBuffer(keys.session(id).will)
+    assert.ok(stored !== null && stored.includes('will/new'), 'the new will is stored')
+    await expectNoMore(wills, 1)
+  })
+
+  test('a parked session keeps queueing on its node and its keys expire with the session expiry', async () => {
+    const id = uniqueId('parked')
+    const c = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    await c.subscribeAsync('parked/t', { qos: 1 })
+    await c.endAsync()
+    await until('the session is parked', async () => await inspect.hget(keys.session(id).meta, 'parked') === '1')
+    const ttl = await inspect.pttl(keys.session(id).meta)
+    assert.ok(ttl > 0 && ttl <= 7200 * 1000, `meta expires (pttl ${ttl})`)
+    const publisher = await connect(topo.urls[2] ?? '')
+    await publisher.publishAsync('parked/t', 'queued', { qos: 1 })
+    await until('the message is queued', async () => await inspect.zcard(keys.session(id).queue) === 1)
+    assert.ok(await inspect.pttl(keys.session(id).queue) > 0, 'the queue expires with the session')
+  })
+
+  test('a clean session leaves nothing in Redis once its connection ends', async () => {
+    const id = uniqueId('clean')
+    const c = await connect(topo.urls[1] ?? '', { clientId: id, clean: true, will: { topic: 'x/will', payload: Buffer.from('w') } })
+    await c.subscribeAsync('clean/t', { qos: 1 })
+    assert.equal(await inspect.hget(keys.session(id).meta, 'owner'), topo.nodes[1]?.cluster?.memberId)
+    await c.endAsync()
+    await until('the session is deleted', async () => await inspect.exists(keys.session(id).meta, keys.session(id).will, keys.session(id).subs) === 0)
+  })
+})
+
+async function expectStable (check: () => boolean, forMs: number): Promise<void> {
+  const end = Date.now() + forMs
+  while (Date.now() < end) {
+    assert.ok(check(), 'state changed while it should have been stable')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}

@@ -97,6 +97,11 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     guardParser(client._parser, config.mqtt.maxPacketSize)
     fixes.onClient(client)
     if (redisPersistence !== undefined) {
+      const deliverQoS = client.deliverQoS
+      client.deliverQoS = (packet, cb) => {
+        if (packet.qos > 0 && redisPersistence.alreadySent(client, packet)) return cb()
+        deliverQoS(packet, cb)
+      }
       stream.once('close', () => {
         redisPersistence.connectionClosed(client as unknown as ClientLike)
           .catch((err: unknown) => sessionLog.warn({ clientId: client.id, err }, 'session not parked after its connection closed'))

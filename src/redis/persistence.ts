@@ -72,6 +72,8 @@ interface OwnedSession {
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
+/** Message refs remembered per connection to drop duplicate sends during a move. */
+const SENT_MEMORY = 10_000
 /** Outgoing queue entries read per round trip when a session is resumed. */
 const STREAM_BATCH = 100
 
@@ -94,6 +96,8 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #conns = new Map<string, Set<ClientLike>>()
   /** Filters each session holds a route for (its QoS > 0 subscriptions). */
   readonly #held = new Map<string, Set<string>>()
+  /** Message refs each connection has been sent (live or replayed), to send each once. */
+  readonly #sent = new WeakMap<object, Set<string>>()
   /** Connections replaying their queue (messages handed over meanwhile wait for the replay). */
   readonly #replaying = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
@@ -186,7 +190,28 @@ export class RedisPersistence extends MemoryPersistence {
     const queued = await this.#enqueue(clientId, packet)
     if (!queued) return
     const client = this.#connected(clientId)
-    if (client?.deliverQoS !== undefined && !this.#replaying.has(client)) client.deliverQoS(packet, noop)
+    if (client?.deliverQoS !== undefined && !this.#replaying.has(client)) {
+      client.deliverQoS(packet, noop)
+      this.#markSent(client, packet)
+    }
+  }
+
+  /**
+   * Whether a QoS 1/2 message routed live to this connection was already sent to it from
+   * the queue or by the previous owner's hand-over: while a session moves, one message can
+   * arrive by more than one of these ways, and is sent once. (Live copies are not
+   * remembered: overlapping subscriptions still get one copy each.)
+   */
+  alreadySent (client: object, packet: Packet): boolean {
+    if (packet.brokerId === undefined || packet.brokerId === null) return false
+    return this.#sent.get(client)?.has(refOf(packet)) === true
+  }
+
+  #markSent (client: object, packet: Packet): void {
+    let sent = this.#sent.get(client)
+    if (sent === undefined) this.#sent.set(client, sent = new Set())
+    if (sent.size >= SENT_MEMORY) sent.clear()
+    sent.add(refOf(packet))
   }
 
   /** Session Present for the CONNACK being written to `clientId` (read once). */
@@ -243,16 +268,13 @@ export class RedisPersistence extends MemoryPersistence {
   }
 
   /**
-   * The epoch a write on behalf of `client` carries: its connection's, else the connected
-   * client's with that id, else the parked session's; '' (unfenced) when this node never
-   * opened the session, which only the persistence contract tests do.
+   * The epoch a write on behalf of `client` carries: its connection's when aedes passes
+   * the connection, else that of the newest session this node opened for the id (a plain
+   * `{ id }` or subscription); '' (unfenced) when this node never opened the session,
+   * which only the persistence contract tests do.
    */
   #epochOf (client: object & { id: string }): string {
-    const own = this.#connEpoch.get(client)
-    if (own !== undefined) return own
-    const current = this.#connected(client.id)
-    const epoch = current === undefined ? undefined : this.#connEpoch.get(current)
-    return epoch ?? this.#owned.get(client.id)?.epoch ?? ''
+    return this.#connEpoch.get(client) ?? this.#owned.get(client.id)?.epoch ?? ''
   }
 
   #connected (clientId: string): ClientLike | undefined {
@@ -351,8 +373,14 @@ export class RedisPersistence extends MemoryPersistence {
 
   /** Queues `packet` for a session; false when it was already queued or not ours. */
   async #enqueue (clientId: string, packet: Packet, subQos?: number): Promise<boolean> {
-    const epoch = this.#epochOf({ id: clientId })
-    const result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), encodeStoredPacket({ ...packet, messageId: undefined }))
+    const stored = encodeStoredPacket({ ...packet, messageId: undefined })
+    let epoch = this.#epochOf({ id: clientId })
+    let result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), stored)
+    if (result.status === 'stale' && result.owner === this.#links.memberId() && this.#epochOf({ id: clientId }) !== epoch) {
+      // A newer connection of this session opened here while the script was on its way.
+      epoch = this.#epochOf({ id: clientId })
+      result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), stored)
+    }
     if (result.status === 'queued') {
       if (result.dropped > 0) {
         this.counters.queueDropped += result.dropped
@@ -376,7 +404,9 @@ export class RedisPersistence extends MemoryPersistence {
       this.#stale(client.id, epoch)
       throw new Error('session taken over')
     }
-    if (result === 'missing') throw new Error('no such packet')
+    // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway,
+    // untracked; aedes would close the connection on an error here.
+    if (result === 'missing') this.#log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
   }
 
   override async outgoingClearMessageId (client: ClientRef, packet: Packet | number): Promise<Packet | undefined> {
@@ -391,7 +421,7 @@ export class RedisPersistence extends MemoryPersistence {
    * The queue of a session, in order. Read in rounds until a round finds nothing newer,
    * so that messages handed over by the previous owner while a resumed session replays
    * its queue are sent in order after it (later rounds skip what this connection has
-   * already sent live, which has a packet identifier by then).
+   * already been sent live).
    */
   override outgoingStream (client: ClientRef): Readable {
     return Readable.from(this.#replay(client))
@@ -416,8 +446,11 @@ export class RedisPersistence extends MemoryPersistence {
             const stored = values[2 * j]
             if (stored === null || stored === undefined) continue
             const messageId = values[2 * j + 1]
+            // Later rounds: only what the previous owner handed over meanwhile, not what
+            // this connection was sent live (it has a packet identifier by then).
             if (round > 0 && messageId !== null && messageId !== undefined) continue
             const packet = decodeStoredPacket(stored)
+            if (replaying) this.#markSent(client, packet)
             if (messageId !== null && messageId !== undefined) packet.messageId = Number(messageId.toString())
             yield packet
           }

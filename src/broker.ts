@@ -99,7 +99,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     if (redisPersistence !== undefined) {
       const deliverQoS = client.deliverQoS
       client.deliverQoS = (packet, cb) => {
-        if (packet.qos > 0 && redisPersistence.alreadySent(client, packet)) return cb()
+        if (packet.qos > 0 && (redisPersistence.alreadySent(client, packet) || redisPersistence.waitsForReplay(client as unknown as ClientLike, packet))) return cb()
         deliverQoS(packet, cb)
       }
       stream.once('close', () => {
@@ -207,7 +207,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
         hold: (filter) => routing.hold(filter),
         release: (filter) => routing.release(filter),
         kick: (owner, clientId, epoch) => routing.kick(owner, clientId, epoch),
-        forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message)
+        forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message),
+        adopt: (owner, clientId, epoch) => routing.adopt(owner, clientId, epoch)
       },
       settings: { queueCap: config.session.queueMax, expiryMs: config.session.expirySeconds * 1000 },
       log
@@ -215,7 +216,11 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
     routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))
     routing.setSessionHooks({
       kicked: (clientId, epoch, sender) => persistence.kicked(clientId, epoch, sender),
-      direct: async (clientId, message) => await persistence.deliverDirect(clientId, message as unknown as Packet)
+      direct: async (clientId, message) => await persistence.deliverDirect(clientId, message as unknown as Packet),
+      adopted: (clientId, epoch) => {
+        persistence.adopted(clientId, epoch).catch((err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
+      },
+      reaped: async (memberId, live) => await persistence.reapMember(memberId, live)
     })
     const refresh = setInterval(() => {
       persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))

@@ -23,6 +23,8 @@ export interface SessionStats {
   queueDropped: number
   staleWrites: number
   kicked: number
+  deadWills: number
+  adopted: number
 }
 
 export interface ClusterStats {
@@ -72,6 +74,8 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     total('slotmq_session_queue_dropped_total', 'Queued QoS 1/2 messages dropped because a session queue was full (oldest first)', () => sessions().queueDropped)
     total('slotmq_session_stale_writes_total', 'Session writes refused because a newer connection owned the session (fencing)', () => sessions().staleWrites)
     total('slotmq_session_takeovers_total', 'Connections closed here because their session was taken over on another node', () => sessions().kicked)
+    total('slotmq_session_dead_node_wills_total', 'Wills of dead nodes\' connections published by this node as their reaper', () => sessions().deadWills)
+    total('slotmq_session_adopted_total', 'Parked sessions of dead nodes adopted by this node', () => sessions().adopted)
   }
 
   return {

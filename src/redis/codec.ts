@@ -15,6 +15,8 @@
  *                                              (close this client unless its epoch is newer)
  *   direct   = u8 8 | u16 length | clientId | publish
  *                                              (a QoS 1/2 message for one session only)
+ *   adopt    = u8 9 | u16 length | clientId | u8 length | epoch
+ *                                              (you own this parked session now)
  */
 import { BrokerError, ERR } from '../errors.js'
 
@@ -38,6 +40,7 @@ export type InboxRecord =
   | { kind: 'gone', memberId: string }
   | { kind: 'kick', clientId: string, epoch: string }
   | { kind: 'direct', clientId: string, publish: PublishRecord }
+  | { kind: 'adopt', clientId: string, epoch: string }
 
 const VERSION = 1
 const T_PUBLISH = 1
@@ -48,6 +51,7 @@ const T_HELLO = 5
 const T_GONE = 6
 const T_KICK = 7
 const T_DIRECT = 8
+const T_ADOPT = 9
 
 /**
  * Builds one frame in a single growing buffer: a record costs no allocation of its own,
@@ -124,7 +128,15 @@ export class FrameWriter {
   }
 
   kick (clientId: string, epoch: string): this {
-    this.#clientId(T_KICK, clientId)
+    return this.#clientEpoch(T_KICK, clientId, epoch)
+  }
+
+  adopt (clientId: string, epoch: string): this {
+    return this.#clientEpoch(T_ADOPT, clientId, epoch)
+  }
+
+  #clientEpoch (type: number, clientId: string, epoch: string): this {
+    this.#clientId(type, clientId)
     const length = Buffer.byteLength(epoch)
     this.#ensure(1 + length)
     this.#buf[this.#len] = length
@@ -200,6 +212,7 @@ export function decodeFrame (frame: Buffer): { sender: string, records: InboxRec
       case T_HELLO: records.push({ kind: 'hello' }); break
       case T_GONE: records.push({ kind: 'gone', memberId: r.str(r.u8()) }); break
       case T_KICK: records.push({ kind: 'kick', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
+      case T_ADOPT: records.push({ kind: 'adopt', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
       case T_DIRECT: {
         const clientId = r.str(r.u16())
         if (r.u8() !== T_PUBLISH) throw malformed('direct record without a publish')

@@ -23,6 +23,8 @@ export interface KeySpace {
   retainedPartitions: () => string
   /** Every key of one client's session: one slot, so one script changes them together. */
   session: (clientId: string) => SessionKeys
+  /** Client ids of the sessions a member owns (a hint index for its reaper; meta decides). */
+  sessionsOf: (memberId: string) => string
   /** Client ids whose stored will names `brokerId` (a hint index; the will key decides). */
   wills: (brokerId: string) => string
   /** Broker ids that have a will index. */
@@ -78,6 +80,8 @@ export function createKeySpace (prefix = ''): KeySpace {
       const tag = `${base}{c:${encodeId(clientId)}}`
       return { meta: `${tag}:s`, subs: `${tag}:subs`, queue: `${tag}:q`, out: `${tag}:o`, incoming: `${tag}:in`, will: `${tag}:will` }
     },
+    // <prefix>mqtt:{s:<memberId>}
+    sessionsOf: (memberId) => `${base}{s:${encodeId(memberId)}}`,
     // <prefix>mqtt:{w:<brokerId>}
     wills: (brokerId) => `${base}{w:${encodeId(brokerId)}}`,
     // <prefix>mqtt:{wb}

@@ -40,6 +40,8 @@ export interface SessionLinks extends HeldRoutes {
   kick: (owner: string, clientId: string, epoch: string) => void
   /** Hands a QoS 1/2 message for one session to the node that owns it now. */
   forward: (owner: string, clientId: string, packet: Packet) => void
+  /** Tells `owner` it now owns `clientId`'s parked session. */
+  adopt: (owner: string, clientId: string, epoch: string) => void
 }
 
 export interface SessionSettings {
@@ -56,6 +58,10 @@ export interface SessionCounters {
   staleWrites: number
   /** Connections closed because another node took their session over. */
   kicked: number
+  /** Wills of dead nodes' connections this node published as their reaper. */
+  deadWills: number
+  /** Parked sessions this node adopted from dead nodes. */
+  adopted: number
 }
 
 interface Subscription { topic: string, qos: number, clientId?: string, [field: string]: unknown }
@@ -72,6 +78,8 @@ interface OwnedSession {
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
+/** Session ids of a dead member claimed per SSCAN round. */
+const REAP_BATCH = 100
 /** Message refs remembered per connection to drop duplicate sends during a move. */
 const SENT_MEMORY = 10_000
 /** Outgoing queue entries read per round trip when a session is resumed. */
@@ -98,14 +106,14 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #held = new Map<string, Set<string>>()
   /** Message refs each connection has been sent (live or replayed), to send each once. */
   readonly #sent = new WeakMap<object, Set<string>>()
-  /** Connections replaying their queue (messages handed over meanwhile wait for the replay). */
-  readonly #replaying = new WeakSet<object>()
+  /** Connections that have replayed their queue (until then, handed-over messages wait in it). */
+  readonly #replayed = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
   readonly #present = new Map<string, boolean>()
   /** Broker ids already listed in the will-broker index. */
   readonly #willBrokers = new Set<string>()
   #retainedCount = 0
-  readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0 }
+  readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0, deadWills: 0, adopted: 0 }
 
   constructor (deps: { redis: RedisClient, keys: KeySpace, scripts: Scripts, retained: RetainedStore, links: SessionLinks, settings: SessionSettings, log?: Logger }) {
     super()
@@ -145,6 +153,11 @@ export class RedisPersistence extends MemoryPersistence {
     if (result.previousOwner !== '' && result.previousOwner !== me) {
       this.#links.kick(result.previousOwner, id, result.epoch)
     }
+    // The reaper of this node finds the session (and its will) through this index.
+    await Promise.all([
+      this.#redis.sadd(this.#keys.sessionsOf(me), id),
+      result.previousOwner !== '' && result.previousOwner !== me ? this.#redis.srem(this.#keys.sessionsOf(result.previousOwner), id) : undefined
+    ])
     this.#log?.debug({ clientId: id, epoch: result.epoch, previousOwner: result.previousOwner, present: result.present }, 'session opened')
     return result.epoch
   }
@@ -164,6 +177,61 @@ export class RedisPersistence extends MemoryPersistence {
     // Deleted (clean session) or stale (taken over meanwhile): nothing of it stays here.
     this.#forgetLocal(client.id)
     this.#owned.delete(client.id)
+    if (outcome === 'deleted') await this.#redis.srem(this.#keys.sessionsOf(this.#links.memberId()), client.id)
+  }
+
+  /**
+   * This node reaped `dead`: publishes the wills of the connections it served (each
+   * claimed by one script: published once) and has its persistent sessions adopted by the
+   * live members, spread by client id; other sessions are deleted.
+   */
+  async reapMember (dead: string, live: string[]): Promise<void> {
+    const index = this.#keys.sessionsOf(dead)
+    const me = this.#links.memberId()
+    let cursor = '0'
+    let wills = 0
+    let adopted = 0
+    do {
+      const [next, ids] = await this.#redis.sscan(index, cursor, 'COUNT', REAP_BATCH)
+      cursor = next
+      await Promise.all(ids.map(async (id) => {
+        const adopter = pickMember(live, id)
+        const result = await this.#scripts.session(id).reap(dead, adopter, this.#settings.expiryMs)
+        if (result.will !== null) {
+          wills++
+          this.#publishWill(decodeStoredPacket(result.will))
+        }
+        if (result.outcome !== 'adopted') return
+        adopted++
+        await this.#redis.sadd(this.#keys.sessionsOf(adopter), id)
+        if (adopter === me) await this.adopted(id, result.epoch)
+        else this.#links.adopt(adopter, id, result.epoch)
+      }))
+    } while (cursor !== '0')
+    await this.#redis.del(index)
+    this.#log?.info({ memberId: dead, wills, adopted }, 'dead node settled: wills published, parked sessions adopted')
+  }
+
+  /** A parked session this node now owns (adopted from a dead node): load and hold it. */
+  async adopted (clientId: string, epoch: string): Promise<void> {
+    const owned = this.#owned.get(clientId)
+    if (owned !== undefined && Number(owned.epoch) >= Number(epoch)) return
+    if (owned?.dropTimer !== undefined) clearTimeout(owned.dropTimer)
+    this.#forgetLocal(clientId)
+    this.#owned.set(clientId, { epoch, persistent: true })
+    this.counters.adopted++
+    const subs = await this.#storedSubscriptions(clientId)
+    if (this.#owned.get(clientId)?.epoch === epoch) await this.#mirror({ id: clientId }, subs)
+  }
+
+  #publishWill (will: Packet): void {
+    const broker = this.#broker
+    if (broker === undefined) return
+    this.counters.deadWills++
+    const { clientId, brokerId: _b, brokerCounter: _c, messageId: _m, cmd: _cmd, ...packet } = will
+    broker.publish({ cmd: 'publish', ...packet } as unknown as Parameters<Aedes['publish']>[0], (err?: Error) => {
+      if (err !== undefined && err !== null) this.#log?.warn({ clientId, err }, 'will of a dead node not published')
+    })
   }
 
   /** A peer took `clientId` over with `epoch`: close older connections, hand over. */
@@ -190,7 +258,7 @@ export class RedisPersistence extends MemoryPersistence {
     const queued = await this.#enqueue(clientId, packet)
     if (!queued) return
     const client = this.#connected(clientId)
-    if (client?.deliverQoS !== undefined && !this.#replaying.has(client)) {
+    if (client?.deliverQoS !== undefined && this.#replayed.has(client)) {
       client.deliverQoS(packet, noop)
       this.#markSent(client, packet)
     }
@@ -205,6 +273,16 @@ export class RedisPersistence extends MemoryPersistence {
   alreadySent (client: object, packet: Packet): boolean {
     if (packet.brokerId === undefined || packet.brokerId === null) return false
     return this.#sent.get(client)?.has(refOf(packet)) === true
+  }
+
+  /**
+   * Whether a QoS 1/2 message routed live to a persistent session's connection must wait
+   * for the queue replay: it is queued already, and the replay sends it in its place, so
+   * messages queued earlier are not overtaken (ordered topics, [MQTT-4.6.0-6]).
+   */
+  waitsForReplay (client: ClientLike, packet: Packet): boolean {
+    if (client.clean !== false || packet.brokerId === undefined || packet.brokerId === null) return false
+    return this.#connEpoch.has(client) && !this.#replayed.has(client)
   }
 
   #markSent (client: object, packet: Packet): void {
@@ -315,11 +393,16 @@ export class RedisPersistence extends MemoryPersistence {
 
   /** aedes calls this for clean session 0 only: the stored subscriptions, restored here. */
   override async subscriptionsByClient (client: ClientRef): Promise<Subscription[]> {
-    const stored = await this.#redis.hgetall(this.#keys.session(client.id).subs)
-    const subs: Subscription[] = []
-    for (const [topic, json] of Object.entries(stored)) subs.push({ topic, ...(JSON.parse(json) as { qos: number }) })
+    const subs = await this.#storedSubscriptions(client.id)
     await super.cleanSubscriptions(client)
     await this.#mirror(client, subs)
+    return subs
+  }
+
+  async #storedSubscriptions (clientId: string): Promise<Subscription[]> {
+    const stored = await this.#redis.hgetall(this.#keys.session(clientId).subs)
+    const subs: Subscription[] = []
+    for (const [topic, json] of Object.entries(stored)) subs.push({ topic, ...(JSON.parse(json) as { qos: number }) })
     return subs
   }
 
@@ -430,7 +513,6 @@ export class RedisPersistence extends MemoryPersistence {
   async * #replay (client: ClientRef): AsyncGenerator<Packet> {
     const id = client.id
     const replaying = this.#connEpoch.has(client)
-    if (replaying) this.#replaying.add(client)
     try {
       const k = this.#keys.session(id)
       let after = '-inf'
@@ -458,7 +540,7 @@ export class RedisPersistence extends MemoryPersistence {
         if (!replaying) return
       }
     } finally {
-      this.#replaying.delete(client)
+      if (replaying) this.#replayed.add(client)
     }
   }
 
@@ -593,6 +675,32 @@ export interface ClientLike {
 function refOf (packet: Packet): string {
   if (packet.cmd === 'pubrel' || packet.brokerId === undefined || packet.brokerId === null) return `~${String(packet.messageId)}`
   return `${String(packet.brokerId)}:${String(packet.brokerCounter)}`
+}
+
+/**
+ * The live member that adopts a session: highest hash of (member, client id), so the
+ * sessions spread evenly and a member joining or leaving moves only its share.
+ */
+export function pickMember (live: string[], clientId: string): string {
+  let best = ''
+  let bestScore = -1
+  for (const m of live) {
+    const score = fnv1a(`${m}\u0000${clientId}`)
+    if (score > bestScore || (score === bestScore && m < best)) {
+      best = m
+      bestScore = score
+    }
+  }
+  return best
+}
+
+function fnv1a (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h
 }
 
 function capQos (packet: Packet, qos: number): Packet {

@@ -29,6 +29,7 @@ export const SCRIPTS = {
   sessionPut: { file: 'session-put.lua', keys: ['meta', 'target'], argv: ['epoch', 'op', 'field', 'value'] },
   outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'cap', 'ref', 'packet'] },
   outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'ref', 'messageId', 'packet'] },
+  sessionReap: { file: 'session-reap.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['deadOwner', 'adopter', 'expiryMs'] },
   outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'messageId'] }
 } as const satisfies Record<string, ScriptSpec>
 
@@ -139,6 +140,17 @@ export class SessionScripts {
     const k = this.#k
     const reply = await this.#run('sessionClose', [k.meta, k.subs, k.queue, k.out, k.incoming, k.will], [epoch, expiryMs])
     return reply === 1 ? 'parked' : reply === 2 ? 'deleted' : 'stale'
+  }
+
+  /** Claims a dead member's session: its will, and adoption by `adopter` if persistent. */
+  async reap (deadOwner: string, adopter: string, expiryMs: number): Promise<{ outcome: 'adopted' | 'deleted' | 'moved', will: Buffer | null, epoch: string }> {
+    const k = this.#k
+    const [outcome, will, epoch] = expectArray(await this.#run('sessionReap', [k.meta, k.subs, k.queue, k.out, k.incoming, k.will], [deadOwner, adopter, expiryMs], true), 'sessionReap', 3)
+    return {
+      outcome: outcome === 1 ? 'adopted' : outcome === 2 ? 'deleted' : 'moved',
+      will: Buffer.isBuffer(will) ? will : null,
+      epoch: Buffer.isBuffer(epoch) ? epoch.toString() : String(epoch ?? '')
+    }
   }
 
   /** Returns false when the epoch was stale. */

@@ -49,6 +49,10 @@ export interface SessionHooks {
   kicked: (clientId: string, epoch: string, sender: string) => void
   /** A QoS 1/2 message for one session this node owns. */
   direct: (clientId: string, message: Message) => Promise<void>
+  /** The reaper of a dead member adopted `clientId`'s parked session for this node. */
+  adopted: (clientId: string, epoch: string) => void
+  /** This node reaped `memberId`: its wills and sessions are ours to settle. */
+  reaped: (memberId: string, live: string[]) => Promise<void>
 }
 
 /**
@@ -167,6 +171,11 @@ export class ClusterRouting {
   /** Tells `owner` that this node took `clientId` over with `epoch`. */
   kick (owner: string, clientId: string, epoch: string): void {
     this.#outbox.add(owner, w => w.kick(clientId, epoch))
+  }
+
+  /** Tells `owner` it now owns `clientId`'s parked session (adopted from a dead node). */
+  adopt (owner: string, clientId: string, epoch: string): void {
+    this.#outbox.add(owner, w => w.adopt(clientId, epoch))
   }
 
   /** Sends a QoS 1/2 message to the node that now owns `clientId`'s session. */
@@ -300,6 +309,9 @@ export class ClusterRouting {
         case 'direct':
           this.#direct(r.clientId, toMessage(r.publish))
           break
+        case 'adopt':
+          this.#sessions?.adopted(r.clientId, r.epoch)
+          break
         case 'ping':
           break
       }
@@ -375,6 +387,8 @@ export class ClusterRouting {
       await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
       for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
       this.#dropPeer(m)
+      const live = [this.#memberId, ...[...this.#peers].filter(p => !dead.includes(p))]
+      await this.#sessions?.reaped(m, live).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
     }
     this.#deps.onReaped?.(dead)
   }

@@ -1,8 +1,9 @@
 /**
  * Membership: every node holds a lease in the `{nodes}` sorted set, with a deadline taken
- * from Redis TIME, and renews it every third of the lease time. On each beat a node also
- * sweeps expired leases; the sweep removes them atomically, so each dead member has
- * exactly one reaper. A node that finds its own lease gone must not go on under that
+ * from Redis TIME, and renews it every third of the lease time. Every node also sweeps
+ * expired leases, twice a second at most (a dead node's wills go out within the lease time
+ * and a second); the sweep removes them atomically, so each dead member has exactly one
+ * reaper. A node that finds its own lease gone must not go on under that
  * identity: it is told so (`onLeaseLost`) and rejoins as a new member.
  */
 import type { Logger } from '../logger.js'
@@ -19,6 +20,8 @@ export interface RegistryEvents {
 
 /** Most expired members removed per sweep call (bounded script work). */
 const SWEEP_LIMIT = 16
+/** Longest time between two sweeps. */
+const SWEEP_INTERVAL_MS = 500
 
 export class Registry {
   readonly #scripts: Scripts
@@ -27,7 +30,9 @@ export class Registry {
   readonly #log: Logger
   #memberId: string
   #timer: NodeJS.Timeout | undefined
+  #sweepTimer: NodeJS.Timeout | undefined
   #beating = false
+  #sweeping = false
   #lastBeatAt = 0
   #healthy = false
 
@@ -69,8 +74,6 @@ export class Registry {
       this.#lastBeatAt = Date.now()
       this.#healthy = true
       this.#events.onMembers(new Set(beat.live))
-      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT)
-      if (reaped.length > 0) this.#events.onReaped(reaped)
     } catch (err) {
       this.#log.warn({ err }, 'heartbeat failed')
     } finally {
@@ -78,15 +81,33 @@ export class Registry {
     }
   }
 
+  /** Removes expired leases; this node is the reaper of those it removed. */
+  async sweep (): Promise<void> {
+    if (this.#sweeping || !this.healthy) return
+    this.#sweeping = true
+    try {
+      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT)
+      if (reaped.length > 0) this.#events.onReaped(reaped)
+    } catch (err) {
+      this.#log.debug({ err }, 'lease sweep failed')
+    } finally {
+      this.#sweeping = false
+    }
+  }
+
   /** Stops beating (the lease is removed by the caller's `leave`). */
   stop (): void {
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer)
     this.#timer = undefined
+    this.#sweepTimer = undefined
   }
 
   #schedule (): void {
     this.stop()
     this.#timer = setInterval(() => { void this.beat() }, this.heartbeatIntervalMs)
     this.#timer.unref()
+    this.#sweepTimer = setInterval(() => { void this.sweep() }, Math.min(SWEEP_INTERVAL_MS, this.heartbeatIntervalMs))
+    this.#sweepTimer.unref()
   }
 }

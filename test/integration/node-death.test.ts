@@ -1,0 +1,108 @@
+/**
+ * Node death with real processes on the real Redis Cluster: when a node is killed with
+ * SIGKILL, the node that reaps its lease publishes the wills of its connections exactly
+ * once, and its parked persistent sessions are adopted by the live nodes, so messages
+ * published afterwards are queued and delivered when their clients return.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Cluster } from 'ioredis'
+import { createKeySpace } from '../../src/redis/keys.js'
+import { closeAll, collect, connect, connectLater, expectNoMore, unique } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
+import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+
+const LEASE_TTL_MS = 2000
+
+async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now()
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  return Date.now() - started
+}
+
+describe('node death', { timeout: 60_000 }, () => {
+  let redis: TestRedis
+  let admin: Cluster
+  let topo: Topology
+  let prefix: string
+  let flags: Record<string, string>
+  before(async () => {
+    redis = await useRedisCluster()
+    admin = clusterClient(redis.seeds)
+    prefix = uniquePrefix()
+    flags = { redis: redis.seeds.join(','), 'redis-prefix': prefix, 'lease-ttl-ms': String(LEASE_TTL_MS) }
+    topo = await startNodes(2, flags)
+  })
+  after(async () => {
+    await closeAll()
+    await topo.close()
+    admin.disconnect()
+    await redis.stop()
+  })
+
+  async function doomedNode (): Promise<NodeProcess> {
+    return await startNodeProcess(['--redis', flags.redis ?? '', '--redis-prefix', prefix, '--lease-ttl-ms', String(LEASE_TTL_MS), '--log-level', 'info'])
+  }
+
+  test('the wills of a SIGKILLed node\'s connections are published once, by its reaper [MQTT-3.1.2-8]', async (t) => {
+    const doomed = await doomedNode()
+    t.after(async () => { await doomed.kill() })
+    const topic = unique('will')
+    const watcher = await connect(topo.urls[0] ?? '')
+    await watcher.subscribeAsync(`${topic}/#`, { qos: 1 })
+    const wills = collect(watcher)
+    const ids = Array.from({ length: 6 }, (_, i) => unique(`dying-${i}`))
+    for (const [i, clientId] of ids.entries()) {
+      await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, {
+        clientId,
+        clean: i % 2 === 0,
+        will: { topic: `${topic}/${clientId}`, payload: Buffer.from('gone'), qos: 1, retain: false }
+      })
+    }
+    await doomed.kill('SIGKILL')
+    const killedAt = Date.now()
+    await wills.waitFor(ids.length, LEASE_TTL_MS + 5000)
+    t.diagnostic(`all ${ids.length} wills received ${Date.now() - killedAt} ms after SIGKILL (lease ${LEASE_TTL_MS} ms)`)
+    await expectNoMore(wills, ids.length, 1000)
+    assert.deepEqual(wills.messages.map(m => m.topic).sort(), ids.map(id => `${topic}/${id}`).sort())
+    // Nothing of the clean sessions is left; the persistent ones are adopted.
+    const keys = createKeySpace(prefix)
+    for (const [i, id] of ids.entries()) {
+      const owner = await admin.hget(keys.session(id).meta, 'owner')
+      if (i % 2 === 0) assert.equal(owner, null, `clean session ${id} deleted`)
+      else assert.ok(topo.nodes.some(n => n.cluster?.memberId === owner), `persistent session ${id} adopted by a live node (owner ${String(owner)})`)
+    }
+  })
+
+  test('a persistent session parked on a SIGKILLed node is adopted: messages published after the reap are queued and delivered on return', async (t) => {
+    const doomed = await doomedNode()
+    t.after(async () => { await doomed.kill() })
+    const topic = unique('adopt')
+    const clientId = unique('parked')
+    const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
+    await first.subscribeAsync(topic, { qos: 1 })
+    await first.endAsync()
+    const keys = createKeySpace(prefix)
+    await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
+
+    await doomed.kill('SIGKILL')
+    const live = topo.nodes.map(n => n.cluster?.memberId)
+    const ms = await until('a live node adopted the session', async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)
+    t.diagnostic(`session adopted ${ms} ms after SIGKILL`)
+    // The adopter holds a route for it: give the route a moment to reach the publisher's node.
+    const publisher = await connect(topo.urls[0] ?? '')
+    const adopter = await admin.hget(keys.session(clientId).meta, 'owner')
+    await until('the publisher\'s node routes the topic to the adopter', () => adopter === topo.nodes[0]?.cluster?.memberId || topo.nodes[0]?.cluster?.table.match(topic).has(adopter ?? '') === true, 5000)
+    for (let i = 0; i < 10; i++) await publisher.publishAsync(topic, `m${i}`, { qos: 1 })
+
+    const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
+    const got = collect(back.client)
+    assert.equal((await back.connected()).sessionPresent, true)
+    await got.waitFor(10)
+    assert.deepEqual(got.messages.map(m => m.payload), Array.from({ length: 10 }, (_, i) => `m${i}`))
+  })
+})

@@ -138,6 +138,12 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
                 { name: 'inbox', ok: () => cluster.routing.health().inbox }
               ])
         ],
+        session: async (clientId) => {
+          if (redisPersistence !== undefined) return await redisPersistence.describe(clientId)
+          const live = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+          const subs = live === undefined ? undefined : Object.entries(internals(live).subscriptions).map(([topic, s]) => ({ topic, qos: s.qos }))
+          return await (persistence as StandalonePersistence).describe(clientId, subs)
+        },
         details: () => ({
           mode,
           ...(cluster === undefined

@@ -44,6 +44,27 @@ export class StandalonePersistence extends MemoryPersistence {
     return present
   }
 
+  /**
+   * What GET /sessions/<id> shows on a standalone node (no payloads); `live` are the
+   * subscriptions of the connected client, if any (a clean session's are not stored).
+   */
+  async describe (clientId: string, live: Array<{ topic: string, qos: number }> | undefined): Promise<Record<string, unknown> | undefined> {
+    const persistent = this.#sessions.has(clientId)
+    if (!persistent && live === undefined) return undefined
+    const client = { id: clientId }
+    let queued = 0
+    for await (const _ of this.outgoingStream(client)) queued++
+    return {
+      clientId,
+      owner: 'standalone',
+      persistent,
+      connected: live !== undefined,
+      subscriptions: live ?? await super.subscriptionsByClient(client),
+      queued,
+      will: await this.getWill(client) !== undefined
+    }
+  }
+
   /** Number of persistent sessions held (connected or not). */
   get sessionCount (): number {
     return this.#sessions.size

@@ -12,8 +12,9 @@ export interface ReadinessCheck {
 /**
  * Operations endpoints: GET /health (the process is alive), GET /ready (every check
  * passes: listeners bound, not shutting down; in Redis modes also Redis reachable, lease
- * held and inbox answering its pings), GET /metrics
- * (Prometheus text format).
+ * held and inbox answering its pings), GET /metrics (Prometheus text format), and
+ * GET /sessions/<client id> (percent-encoded): owner, epoch, subscriptions, queue length,
+ * will present.
  */
 export async function startHttpListener (
   opts: {
@@ -24,6 +25,8 @@ export async function startHttpListener (
     checks: readonly ReadinessCheck[]
     /** Extra facts shown on /ready (the Redis probe's choice). */
     details?: () => Record<string, unknown>
+    /** One session by client id, for GET /sessions/<client id> (undefined: no such session). */
+    session?: (clientId: string) => Promise<Record<string, unknown> | undefined>
   }
 ): Promise<Listener> {
   const server = createServer((req, res) => {
@@ -47,8 +50,25 @@ export async function startHttpListener (
             send(res, 500, { error: 'metrics collection failed' })
           })
         return
-      default:
-        return send(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics'] })
+      default: {
+        const session = opts.session
+        if (path?.startsWith('/sessions/') === true && session !== undefined) {
+          let clientId: string
+          try {
+            clientId = decodeURIComponent(path.slice('/sessions/'.length))
+          } catch {
+            return send(res, 400, { error: 'client id is not valid percent-encoding' })
+          }
+          session(clientId).then(
+            (found) => found === undefined ? send(res, 404, { error: 'no such session', clientId }) : send(res, 200, found),
+            (err: unknown) => {
+              opts.log.warn({ err, clientId }, 'session lookup failed')
+              send(res, 503, { error: 'session store unavailable' })
+            })
+          return
+        }
+        return send(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics', '/sessions/<client id>'] })
+      }
     }
   })
   server.on('clientError', (err, socket) => {

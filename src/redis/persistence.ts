@@ -292,6 +292,34 @@ export class RedisPersistence extends MemoryPersistence {
     sent.add(refOf(packet))
   }
 
+  /** What GET /sessions/<id> shows: the session as stored on Redis (no payloads). */
+  async describe (clientId: string): Promise<Record<string, unknown> | undefined> {
+    const k = this.#keys.session(clientId)
+    const [meta, subs, queued, incoming, will, ttl] = await Promise.all([
+      this.#redis.hgetall(k.meta),
+      this.#redis.hgetall(k.subs),
+      this.#redis.zcard(k.queue),
+      this.#redis.hlen(k.incoming),
+      this.#redis.exists(k.will),
+      this.#redis.pttl(k.meta)
+    ])
+    if (meta.owner === undefined) return undefined
+    const owner = meta.owner
+    return {
+      clientId,
+      owner,
+      epoch: meta.epoch,
+      persistent: meta.persistent === '1',
+      connected: meta.parked !== '1',
+      ...(owner === this.#links.memberId() ? { connectedHere: this.#connected(clientId) !== undefined } : {}),
+      expiresInMs: ttl > 0 ? ttl : null,
+      subscriptions: Object.entries(subs).map(([topic, json]) => ({ topic, ...(JSON.parse(json) as object) })),
+      queued,
+      inboundQos2: incoming,
+      will: will === 1
+    }
+  }
+
   /** Session Present for the CONNACK being written to `clientId` (read once). */
   readonly sessionPresence = (clientId: string): boolean | undefined => {
     const present = this.#present.get(clientId)

@@ -31,6 +31,34 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
       assert.equal(connack.sessionPresent, false)
     })
 
+    test('GET /sessions/<client id> shows a session: subscriptions, queued messages and will, from any node', async () => {
+      const clientId = unique('admin {id}/+')
+      const topic = unique('admin')
+      const c = await connect(subUrl, { clientId, clean: false, will: { topic: `${topic}/will`, payload: Buffer.from('w'), qos: 0, retain: false } })
+      await c.subscribeAsync(topic, { qos: 1 })
+      await c.endAsync()
+      const pub = await connect(pubUrl)
+      await pub.publishAsync(topic, 'queued', { qos: 1 })
+      for (const node of topo.nodes) {
+        const url = `http://127.0.0.1:${node.http?.port ?? 0}/sessions/${encodeURIComponent(clientId)}`
+        let body: Record<string, unknown> = {}
+        const deadline = Date.now() + 5000
+        do {
+          const res = await fetch(url)
+          assert.equal(res.status, 200)
+          body = await res.json() as Record<string, unknown>
+        } while (body.queued !== 1 && Date.now() < deadline && await new Promise(resolve => setTimeout(resolve, 20, true)))
+        assert.equal(body.clientId, clientId)
+        assert.equal(body.persistent, true)
+        assert.equal(body.connected, false)
+        assert.equal(body.queued, 1)
+        assert.equal(body.will, false, 'a clean DISCONNECT deletes the will [MQTT-3.1.2-10]')
+        assert.deepEqual((body.subscriptions as Array<{ topic: string, qos: number }>).map(s => [s.topic, s.qos]), [[topic, 1]])
+      }
+      const missing = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(unique('nobody'))}`)
+      assert.equal(missing.status, 404)
+    })
+
     for (const qos of [0, 1, 2] as const) {
       test(`a QoS ${qos} publish reaches a QoS ${qos} subscriber`, async () => {
         const topic = unique('qos')

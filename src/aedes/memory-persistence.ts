@@ -52,8 +52,7 @@ export class StandalonePersistence extends MemoryPersistence {
     const persistent = this.#sessions.has(clientId)
     if (!persistent && live === undefined) return undefined
     const client = { id: clientId }
-    let queued = 0
-    for await (const _ of this.outgoingStream(client)) queued++
+    const queued = (await this.outgoingStream(client).toArray()).length
     return {
       clientId,
       owner: 'standalone',

@@ -241,6 +241,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
         if (closed) return
         closed = true
         clearInterval(refresh)
+        // Sessions parked here go to the peers, as if this node had died, but at once.
+        await persistence.handOver([...routing.peers]).catch((err: unknown) => log.warn({ err }, 'sessions not handed over'))
         await routing.close()
         await redis.close()
       }

@@ -23,6 +23,7 @@ interface Measure { key: string, label: string, run: (o: BenchOptions) => Promis
 export const MEASURES: Measure[] = [
   { key: 'p2p-qos0', label: 'p2p QoS 0, max rate', run: p2p, options: { qos: 0, rate: 'max', clients: 10 } },
   { key: 'p2p-qos1', label: 'p2p QoS 1, max rate', run: p2p, options: { qos: 1, rate: 'max', clients: 10 } },
+  { key: 'p2p-qos1-persistent', label: 'p2p QoS 1, persistent sessions, max rate', run: p2p, options: { qos: 1, rate: 'max', clients: 10, clean: false } },
   { key: 'latency-2k', label: 'p2p QoS 0 at 2,000 msg/s', run: p2p, options: { qos: 0, rate: 2000, clients: 10 } },
   { key: 'subprop', label: 'subscription propagation', run: subprop, options: { qos: 0, clients: 50 } }
 ]

@@ -106,6 +106,8 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #held = new Map<string, Set<string>>()
   /** Message refs each connection has been sent (live or replayed), to send each once. */
   readonly #sent = new WeakMap<object, Set<string>>()
+  /** Session closes in progress (a graceful stop waits for them). */
+  readonly #closing = new Set<Promise<void>>()
   /** Connections that have replayed their queue (until then, handed-over messages wait in it). */
   readonly #replayed = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
@@ -164,6 +166,27 @@ export class RedisPersistence extends MemoryPersistence {
 
   /** A connection ended (any reason): parks or deletes its session if it still owns it. */
   async connectionClosed (client: ClientLike): Promise<void> {
+    const closing = this.#closeSession(client)
+    this.#closing.add(closing)
+    try {
+      await closing
+    } finally {
+      this.#closing.delete(closing)
+    }
+  }
+
+  /**
+   * Graceful stop (after every client was closed): the sessions parked here are adopted
+   * by `peers` as the reaper of a dead node would, so they keep being queued for.
+   */
+  async handOver (peers: string[]): Promise<void> {
+    await new Promise(resolve => setImmediate(resolve))
+    await Promise.allSettled([...this.#closing])
+    if (peers.length === 0) return
+    await this.reapMember(this.#links.memberId(), peers)
+  }
+
+  async #closeSession (client: ClientLike): Promise<void> {
     const epoch = this.#connEpoch.get(client)
     if (epoch === undefined) return
     const conns = this.#conns.get(client.id)
@@ -521,6 +544,8 @@ export class RedisPersistence extends MemoryPersistence {
   }
 
   override async outgoingClearMessageId (client: ClientRef, packet: Packet | number): Promise<Packet | undefined> {
+    // aedes calls this on every PUBACK/PUBCOMP; a clean session has nothing on Redis.
+    if (client.clean === true) return await super.outgoingClearMessageId(client, packet)
     const messageId = typeof packet === 'number' ? packet : packet.messageId
     if (messageId === undefined) return undefined
     const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId)
@@ -535,6 +560,7 @@ export class RedisPersistence extends MemoryPersistence {
    * already been sent live).
    */
   override outgoingStream (client: ClientRef): Readable {
+    if (client.clean === true) return super.outgoingStream(client)
     return Readable.from(this.#replay(client))
   }
 

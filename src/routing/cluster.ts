@@ -318,34 +318,37 @@ export class ClusterRouting {
     }
   }
 
+  /**
+   * Delivers a publish from a peer. A QoS 1/2 one is first queued for this node's
+   * persistent sessions (the hook); hooks run concurrently (pipelined to Redis), while
+   * deliveries keep their arrival order behind them.
+   */
   #deliver (message: Message): void {
     const hook = this.#inbound
     if (this.#deliveries === undefined && (hook === undefined || message.qos === 0)) {
       this.emitter.deliver(message)
       return
     }
+    const queued = hook !== undefined && message.qos !== 0
+      ? hook(message).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
+      : undefined
+    this.#inOrder(queued, () => this.emitter.deliver(message))
+  }
+
+  /** Runs `then` after every earlier delivery and after `work`. */
+  #inOrder (work: Promise<void> | undefined, then: () => void): void {
     const before = this.#deliveries ?? Promise.resolve()
-    const run = async (): Promise<void> => {
-      if (hook !== undefined && message.qos !== 0) {
-        await hook(message).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
-      }
-      this.emitter.deliver(message)
-    }
-    const next = before.then(run)
+    const next = (work === undefined ? before : Promise.all([before, work])).then(then)
     this.#deliveries = next
     void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
   }
 
-  /** Queued behind local deliveries, so a session's messages keep their order. */
+  /** A message handed over for one session: queued like the others, in arrival order. */
   #direct (clientId: string, message: Message): void {
     const hooks = this.#sessions
     if (hooks === undefined) return
-    const before = this.#deliveries ?? Promise.resolve()
-    const next = before.then(async () => {
-      await hooks.direct(clientId, message).catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
-    })
-    this.#deliveries = next
-    void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
+    const work = hooks.direct(clientId, message).catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
+    this.#inOrder(work, () => {})
   }
 
   #addPeer (memberId: string): void {

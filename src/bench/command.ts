@@ -7,13 +7,14 @@ import { BrokerError, ERR } from '../errors.js'
 import { parseEndpoints } from './clients.js'
 import { htmlReport, k6Summary, progressLine, renderTable } from './output.js'
 import { conn } from './scenarios/conn.js'
+import { sessions } from './scenarios/sessions.js'
 import { retained } from './scenarios/retained.js'
 import { subprop } from './scenarios/subprop.js'
 import { takeover } from './scenarios/takeover.js'
 import { fanin, fanout, p2p } from './scenarios/throughput.js'
 import type { BenchOptions, BenchResult } from './types.js'
 
-export const SCENARIOS = { p2p, fanout, fanin, subprop, takeover, conn, retained } as const
+export const SCENARIOS = { p2p, fanout, fanin, subprop, takeover, conn, retained, sessions } as const
 export type ScenarioName = keyof typeof SCENARIOS
 
 export const BENCH_HELP = `slotmq bench: load generator and broker comparison
@@ -30,6 +31,7 @@ Scenarios:
   takeover   a persistent session moves from --pub to --sub and back (--clients = iterations, default 20)
   conn       connection storm (--clients connections, default 1000)
   retained   R retained messages, then one wildcard subscribe (--clients R, default 1000)
+  sessions   S parked persistent sessions with 10 subscriptions each; with --redis, their Redis memory (--clients S, default 1000)
 
 Options:
   --pub LIST         publisher endpoints, host:port or mqtt:// / ws:// URLs, comma-separated (default 127.0.0.1:1883)
@@ -42,6 +44,7 @@ Options:
   --clean true|false clean session for subscribers (default true)
   --timeout S        longest wait for any step: connect, drain, first delivery (default 10)
   --metrics LIST     /metrics URLs of the brokers, for the conn scenario's memory figures
+  --redis LIST       seeds of the brokers' Redis (host:port), for the sessions scenario's memory figures
   --json             print the result as JSON in k6's summary shape instead of the table
   --report FILE      also write a self-contained HTML report with latency charts
 
@@ -64,7 +67,14 @@ function int (name: string, value: string | undefined, fallback: number | undefi
   return v
 }
 
-export function parseBenchOptions (args: string[]): { scenario: string, options: BenchOptions & { metrics?: string[] }, json: boolean, report: string | undefined } {
+/** Options some scenarios take besides the common ones. */
+export type ScenarioOptions = BenchOptions & { metrics?: string[], redis?: string[] }
+
+function list (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(s => s.length > 0)
+}
+
+export function parseBenchOptions (args: string[]): { scenario: string, options: ScenarioOptions, json: boolean, report: string | undefined } {
   let parsed
   try {
     parsed = parseArgs({
@@ -82,6 +92,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
         clean: { type: 'string' },
         timeout: { type: 'string' },
         metrics: { type: 'string' },
+        redis: { type: 'string' },
         scenarios: { type: 'string' },
         json: { type: 'boolean' },
         report: { type: 'string' },
@@ -98,7 +109,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
   if (qos > 2) usage('--qos must be 0, 1 or 2')
   const rate = v.rate === undefined || v.rate === 'max' ? 'max' : int('rate', v.rate, undefined, 1) as number
   if (v.clean !== undefined && v.clean !== 'true' && v.clean !== 'false') usage('--clean must be true or false')
-  const options: BenchOptions & { metrics?: string[] } = {
+  const options: ScenarioOptions = {
     pub,
     sub: v.sub === undefined ? pub : parseEndpoints(v.sub),
     qos: qos as 0 | 1 | 2,
@@ -108,13 +119,14 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
     clients: int('clients', v.clients, undefined, 1),
     clean: v.clean !== 'false',
     timeoutMs: (int('timeout', v.timeout, 10, 1) as number) * 1000,
-    ...(v.metrics === undefined ? {} : { metrics: v.metrics.split(',').map(s => s.trim()).filter(s => s.length > 0) })
+    ...(v.metrics === undefined ? {} : { metrics: list(v.metrics) }),
+    ...(v.redis === undefined ? {} : { redis: list(v.redis) })
   }
   if (v.scenarios !== undefined) (options as { scenarios?: string[] }).scenarios = v.scenarios.split(',')
   return { scenario, options, json: v.json === true, report: v.report }
 }
 
-export async function runScenario (name: ScenarioName, options: BenchOptions & { metrics?: string[] }): Promise<BenchResult> {
+export async function runScenario (name: ScenarioName, options: ScenarioOptions): Promise<BenchResult> {
   return await SCENARIOS[name](options)
 }
 

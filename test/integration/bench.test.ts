@@ -76,6 +76,12 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.ok(Number(r.facts.connects_per_s) > 0)
   })
 
+  test('sessions parks persistent sessions and reports their Redis memory per session', async () => {
+    const r = await runScenario('sessions', { ...options, clients: 200, redis: [redis.seeds[0] ?? ''] })
+    assert.deepEqual({ sessions: r.facts.sessions, failures: r.facts.failures }, { sessions: 200, failures: 0 })
+    assert.ok(Number(r.facts.redis_bytes_per_session) > 0, `bytes per session: ${String(r.facts.redis_bytes_per_session)}`)
+  })
+
   test('retained delivers every retained message to a wildcard subscriber on another node', async () => {
     const r = await runScenario('retained', { ...options, clients: 50 })
     assert.deepEqual({ received: r.facts.received, lost: r.facts.lost }, { received: 50, lost: 0 })

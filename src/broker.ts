@@ -61,7 +61,11 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     ? {}
     : {
         openSession: async (client) => { await redisPersistence.open(client as unknown as ClientLike, client.clean) },
-        onSessionError: (client, err) => sessionLog.warn({ clientId: client.id, err }, 'session not opened: CONNACK server unavailable')
+        onSessionError: (client, err) => {
+          // Losing a race to a newer connect elsewhere is normal; Redis failing is not.
+          const lostRace = err instanceof Error && err.message === 'session taken over'
+          sessionLog[lostRace ? 'info' : 'warn']({ clientId: client.id, err }, 'session not opened: CONNACK server unavailable')
+        }
       })
   const aedes = new Aedes({
     id: brokerId,
@@ -214,7 +218,9 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
         release: (filter) => routing.release(filter),
         kick: (owner, clientId, epoch) => routing.kick(owner, clientId, epoch),
         forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message),
-        adopt: (owner, clientId, epoch) => routing.adopt(owner, clientId, epoch)
+        adopt: (owner, clientId, epoch) => routing.adopt(owner, clientId, epoch),
+        journal: (memberId) => routing.journal(memberId) as AsyncIterable<{ message: Packet, clientId?: string }>,
+        dropJournal: async (memberId) => await routing.dropJournal(memberId)
       },
       settings: { queueCap: config.session.queueMax, expiryMs: config.session.expirySeconds * 1000 },
       log
@@ -226,7 +232,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       adopted: (clientId, epoch) => {
         persistence.adopted(clientId, epoch).catch((err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
       },
-      reaped: async (memberId, live) => await persistence.reapMember(memberId, live)
+      reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes)
     })
     const refresh = setInterval(() => {
       persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))

@@ -61,6 +61,8 @@ export class FrameWriter {
   #buf: Buffer
   #len = 0
   #records = 0
+  /** The frame carries a QoS 1/2 message: it is also written to the receiver's journal. */
+  durable = false
 
   constructor (sender: string, initialBytes = 4096) {
     this.#buf = Buffer.allocUnsafe(initialBytes)
@@ -75,6 +77,7 @@ export class FrameWriter {
   get records (): number { return this.#records }
 
   publish (p: Omit<PublishRecord, 'kind'>): this {
+    if (p.qos > 0) this.durable = true
     const topicLength = Buffer.byteLength(p.topic)
     const brokerIdLength = Buffer.byteLength(p.brokerId)
     this.#ensure(4 + topicLength + 1 + brokerIdLength + 12 + p.payload.length)

@@ -15,6 +15,8 @@ export interface KeySpace {
   routes: (memberId: string) => { filters: string, meta: string }
   /** A member's inbox: the sharded pub/sub channel every peer sends to it on. */
   inbox: (memberId: string) => string
+  /** A member's journal: stream of the frames with QoS 1/2 messages sent to its inbox. */
+  journal: (memberId: string) => string
   /** One retained message, keyed by its topic. */
   retained: (topic: string) => string
   /** Retained index partition: zset of the topics sharing a first level, score = last write. */
@@ -69,6 +71,8 @@ export function createKeySpace (prefix = ''): KeySpace {
     },
     // <prefix>mqtt:{in:<memberId>}
     inbox: (memberId) => `${base}{in:${encodeId(memberId)}}`,
+    // <prefix>mqtt:{in:<memberId>}:j
+    journal: (memberId) => `${base}{in:${encodeId(memberId)}}:j`,
     // <prefix>mqtt:{t:<topic>}:retained
     retained: (topic) => `${base}{t:${encodeId(topic)}}:retained`,
     // <prefix>mqtt:{ri:<first level>}

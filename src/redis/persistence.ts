@@ -20,6 +20,7 @@
  */
 import { Readable } from 'node:stream'
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
+import { Qlobber } from 'qlobber'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../logger.js'
 import type { RedisClient } from './client.js'
@@ -42,6 +43,9 @@ export interface SessionLinks extends HeldRoutes {
   forward: (owner: string, clientId: string, packet: Packet) => void
   /** Tells `owner` it now owns `clientId`'s parked session. */
   adopt: (owner: string, clientId: string, epoch: string) => void
+  /** The QoS 1/2 messages sent to a member that its reaper must replay. */
+  journal: (memberId: string) => AsyncIterable<{ message: Packet, clientId?: string }>
+  dropJournal: (memberId: string) => Promise<void>
 }
 
 export interface SessionSettings {
@@ -78,6 +82,7 @@ interface OwnedSession {
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
+const QLOBBER_OPTIONS = { separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true }
 /** Session ids of a dead member claimed per SSCAN round. */
 const REAP_BATCH = 100
 /** Message refs remembered per connection to drop duplicate sends during a move. */
@@ -106,6 +111,9 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #held = new Map<string, Set<string>>()
   /** Message refs each connection has been sent (live or replayed), to send each once. */
   readonly #sent = new WeakMap<object, Set<string>>()
+  /** Client ids whose session script is on its way, and kicks that arrived meanwhile. */
+  readonly #opening = new Map<string, number>()
+  readonly #kickedWhileOpening = new Map<string, string>()
   /** Session closes in progress (a graceful stop waits for them). */
   readonly #closing = new Set<Promise<void>>()
   /** Connections that have replayed their queue (until then, handed-over messages wait in it). */
@@ -141,7 +149,23 @@ export class RedisPersistence extends MemoryPersistence {
    */
   async open (client: ClientLike, clean: boolean): Promise<string> {
     const id = client.id
-    const result = await this.#scripts.session(id).open(this.#links.memberId(), clean, !clean)
+    this.#opening.set(id, (this.#opening.get(id) ?? 0) + 1)
+    let result
+    try {
+      result = await this.#scripts.session(id).open(this.#links.memberId(), clean, !clean)
+    } finally {
+      const n = (this.#opening.get(id) ?? 1) - 1
+      if (n === 0) this.#opening.delete(id)
+      else this.#opening.set(id, n)
+    }
+    // A newer connect elsewhere may have kicked this one while its script was on its way.
+    const kick = this.#kickedWhileOpening.get(id)
+    if (kick !== undefined && Number(kick) > Number(result.epoch)) {
+      if (!this.#opening.has(id)) this.#kickedWhileOpening.delete(id)
+      this.counters.kicked++
+      throw new Error('session taken over')
+    }
+    if (!this.#opening.has(id)) this.#kickedWhileOpening.delete(id)
     this.#connEpoch.set(client, result.epoch)
     let conns = this.#conns.get(id)
     if (conns === undefined) this.#conns.set(id, conns = new Set())
@@ -155,11 +179,10 @@ export class RedisPersistence extends MemoryPersistence {
     if (result.previousOwner !== '' && result.previousOwner !== me) {
       this.#links.kick(result.previousOwner, id, result.epoch)
     }
-    // The reaper of this node finds the session (and its will) through this index.
-    await Promise.all([
-      this.#redis.sadd(this.#keys.sessionsOf(me), id),
-      result.previousOwner !== '' && result.previousOwner !== me ? this.#redis.srem(this.#keys.sessionsOf(result.previousOwner), id) : undefined
-    ])
+    // The reaper of this node finds the session (and its will) through this index. The
+    // previous owner's index keeps the id until that node lets the session go: if it died,
+    // its reaper still hands the messages it had not queued to us.
+    await this.#redis.sadd(this.#keys.sessionsOf(me), id)
     this.#log?.debug({ clientId: id, epoch: result.epoch, previousOwner: result.previousOwner, present: result.present }, 'session opened')
     return result.epoch
   }
@@ -183,6 +206,7 @@ export class RedisPersistence extends MemoryPersistence {
     await new Promise(resolve => setImmediate(resolve))
     await Promise.allSettled([...this.#closing])
     if (peers.length === 0) return
+    // Everything that reached this node was queued before it stopped: no journal replay.
     await this.reapMember(this.#links.memberId(), peers)
   }
 
@@ -206,11 +230,19 @@ export class RedisPersistence extends MemoryPersistence {
   /**
    * This node reaped `dead`: publishes the wills of the connections it served (each
    * claimed by one script: published once) and has its persistent sessions adopted by the
-   * live members, spread by client id; other sessions are deleted.
+   * live members, spread by client id; other sessions are deleted. Then (`dropRoutes`
+   * given) the QoS 1/2 messages in the dead node's journal go to the new owners of its
+   * sessions, adopted or reconnected elsewhere meanwhile: what it had queued already is
+   * recognised and not queued twice; what it had delivered may be delivered again.
    */
-  async reapMember (dead: string, live: string[]): Promise<void> {
+  async reapMember (dead: string, live: string[], dropRoutes?: () => Promise<void>): Promise<void> {
+    const replay = dropRoutes !== undefined
     const index = this.#keys.sessionsOf(dead)
     const me = this.#links.memberId()
+    // Persistent sessions the dead node held, by their owner now (adopter, or the node the
+    // client reconnected to), with their subscriptions: the journal is replayed to them.
+    const heirs = new Qlobber<{ clientId: string, qos: number, filter: string }>(QLOBBER_OPTIONS)
+    const owners = new Map<string, string>()
     let cursor = '0'
     let wills = 0
     let adopted = 0
@@ -224,15 +256,43 @@ export class RedisPersistence extends MemoryPersistence {
           wills++
           this.#publishWill(decodeStoredPacket(result.will))
         }
-        if (result.outcome !== 'adopted') return
-        adopted++
-        await this.#redis.sadd(this.#keys.sessionsOf(adopter), id)
-        if (adopter === me) await this.adopted(id, result.epoch)
-        else this.#links.adopt(adopter, id, result.epoch)
+        if (result.outcome === 'deleted') return
+        if (result.outcome === 'adopted') {
+          adopted++
+          await this.#redis.sadd(this.#keys.sessionsOf(adopter), id)
+          if (adopter === me) await this.adopted(id, result.epoch)
+          else this.#links.adopt(adopter, id, result.epoch)
+        }
+        if (!replay) return
+        const owner = result.outcome === 'adopted' ? adopter : await this.#redis.hget(this.#keys.session(id).meta, 'owner')
+        if (owner === null || owner === dead) return
+        owners.set(id, owner)
+        for (const sub of await this.#storedSubscriptions(id)) {
+          if (sub.qos > 0) heirs.add(sub.topic, { clientId: id, qos: sub.qos, filter: sub.topic })
+        }
       }))
     } while (cursor !== '0')
-    await this.#redis.del(index)
-    this.#log?.info({ memberId: dead, wills, adopted }, 'dead node settled: wills published, parked sessions adopted')
+    let replayed = 0
+    await dropRoutes?.()
+    if (replay && owners.size > 0) {
+      for await (const entry of this.#links.journal(dead)) {
+        const topic = String(entry.message.topic)
+        const targets = entry.clientId === undefined
+          // [MQTT-4.7.2-1]: a wildcard first level does not match a topic starting with $.
+          ? heirs.match(topic).filter(h => !topic.startsWith('$') || !/^[+#]/.test(h.filter))
+          : [{ clientId: entry.clientId, qos: 2 }]
+        for (const target of targets) {
+          const owner = owners.get(target.clientId)
+          if (owner === undefined) continue
+          replayed++
+          const packet = capQos(entry.message, target.qos)
+          if (owner === me) await this.deliverDirect(target.clientId, packet)
+          else this.#links.forward(owner, target.clientId, packet)
+        }
+      }
+    }
+    await Promise.all([this.#redis.del(index), this.#links.dropJournal(dead)])
+    this.#log?.info({ memberId: dead, wills, adopted, replayed }, 'dead node settled: wills published, parked sessions adopted, journal replayed')
   }
 
   /** A parked session this node now owns (adopted from a dead node): load and hold it. */
@@ -259,6 +319,10 @@ export class RedisPersistence extends MemoryPersistence {
 
   /** A peer took `clientId` over with `epoch`: close older connections, hand over. */
   kicked (clientId: string, epoch: string, newOwner: string): void {
+    if (this.#opening.has(clientId)) {
+      const known = this.#kickedWhileOpening.get(clientId)
+      if (known === undefined || Number(known) < Number(epoch)) this.#kickedWhileOpening.set(clientId, epoch)
+    }
     for (const conn of [...(this.#conns.get(clientId) ?? [])]) {
       if (Number(this.#connEpoch.get(conn) ?? 0) < Number(epoch)) {
         this.counters.kicked++
@@ -369,6 +433,8 @@ export class RedisPersistence extends MemoryPersistence {
       if (this.#owned.get(clientId) !== owned) return
       this.#owned.delete(clientId)
       this.#forgetLocal(clientId)
+      this.#redis.srem(this.#keys.sessionsOf(this.#links.memberId()), clientId)
+        .catch((err: unknown) => this.#log?.debug({ clientId, err }, 'session index not updated'))
     }, MOVED_GRACE_MS)
     owned.dropTimer.unref()
   }

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
-import type { InboxRecord, PublishRecord } from '../redis/codec.js'
+import { decodeFrame, type InboxRecord, type PublishRecord } from '../redis/codec.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 import { ClusterEmitter, type Message } from './emitter.js'
@@ -51,8 +51,11 @@ export interface SessionHooks {
   direct: (clientId: string, message: Message) => Promise<void>
   /** The reaper of a dead member adopted `clientId`'s parked session for this node. */
   adopted: (clientId: string, epoch: string) => void
-  /** This node reaped `memberId`: its wills and sessions are ours to settle. */
-  reaped: (memberId: string, live: string[]) => Promise<void>
+  /**
+   * This node reaped `memberId`: its wills and sessions are ours to settle. Call
+   * `dropRoutes` after the adopters took their routes and before replaying the journal.
+   */
+  reaped: (memberId: string, live: string[], dropRoutes: () => Promise<void>) => Promise<void>
 }
 
 /**
@@ -65,6 +68,17 @@ const INBOX_PING_MS = 1000
 const ACK_TIMEOUT_MS = 2000
 /** Frames not yet accepted by Redis above which QoS 0 publishers wait (back-pressure). */
 const BACKPRESSURE_BYTES = 8 * 1024 * 1024
+/** Frames a node keeps in its journal after receiving them (see #journalRetentionMs). */
+const JOURNAL_RETENTION_MS = 5000
+/** Journal entries kept at most per member (approximate trim, a safety cap). */
+const JOURNAL_MAX = 100_000
+/** After a dead member's routes are dropped, how long before its journal is replayed. */
+const REAP_QUIET_MS = 300
+/** Frames read per round trip when a reaper replays a dead member's journal. */
+const JOURNAL_BATCH = 200
+
+/** A QoS 1/2 message from a dead member's journal; `clientId` when it was for one session. */
+export interface JournalEntry { message: Message, clientId?: string }
 
 export class ClusterRouting {
   readonly emitter: ClusterEmitter
@@ -72,6 +86,8 @@ export class ClusterRouting {
   readonly #deps: ClusterRoutingDeps
   readonly #log: Logger
   readonly #peers = new Set<string>()
+  /** Peers missing from the live members since (ms), not yet reaped. */
+  readonly #missingSince = new Map<string, number>()
   readonly #outbox: Outbox
   readonly #inbox: Inbox
   readonly #registry: Registry
@@ -102,6 +118,9 @@ export class ClusterRouting {
       sender: () => this.#memberId,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
+      journal: async (m, frame) => {
+        await redis.cmd.xadd(keys.journal(m), 'MAXLEN', '~', String(JOURNAL_MAX), '*', 'f', frame)
+      },
       onError: (memberId, records, err) => {
         this.counts.frameErrors++
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
@@ -226,6 +245,48 @@ export class ClusterRouting {
     await this.#closing
   }
 
+  /**
+   * How long this node keeps the frames in its journal: it trims at every beat what it
+   * received longer ago than this, long since queued (processing lags by milliseconds).
+   * When it dies, what is left (the last seconds before its death, and everything sent to
+   * it until its reaper drops its routes) is replayed; the older part may be delivered
+   * twice, the rest would otherwise be lost.
+   */
+  get #journalRetentionMs (): number {
+    return JOURNAL_RETENTION_MS
+  }
+
+  /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
+  async * journal (memberId: string): AsyncGenerator<JournalEntry> {
+    const key = this.#deps.keys.journal(memberId)
+    let start = '-'
+    for (;;) {
+      const entries = await this.#deps.redis.cmd.xrangeBuffer(key, start, '+', 'COUNT', JOURNAL_BATCH)
+      if (entries.length === 0) return
+      for (const [id, fields] of entries) {
+        start = `(${id.toString()}`
+        const frame = fields[1]
+        if (frame === undefined) continue
+        let records: InboxRecord[]
+        try {
+          records = decodeFrame(frame).records
+        } catch (err) {
+          this.#log.warn({ err, memberId }, 'journal entry not decodable: skipped')
+          continue
+        }
+        for (const r of records) {
+          if (r.kind === 'publish' && r.qos > 0) yield { message: toMessage(r) }
+          else if (r.kind === 'direct') yield { message: toMessage(r.publish), clientId: r.clientId }
+        }
+      }
+    }
+  }
+
+  /** Deletes a member's journal (after its reaper replayed it, or when it leaves). */
+  async dropJournal (memberId: string): Promise<void> {
+    await this.#deps.redis.cmd.del(this.#deps.keys.journal(memberId))
+  }
+
   get #routesExpiryMs (): number {
     // Route sets outlive a missed beat or two, never a dead node for long.
     return this.#deps.leaseTtlMs * 3
@@ -253,7 +314,8 @@ export class ClusterRouting {
     const routes = this.#deps.keys.routes(me)
     await Promise.all([
       this.#deps.redis.cmd.zrem(this.#deps.keys.nodes(), me),
-      this.#deps.redis.cmd.del(routes.filters, routes.meta)
+      this.#deps.redis.cmd.del(routes.filters, routes.meta),
+      this.dropJournal(me)
     ]).catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
     this.#log.info({ memberId: me }, 'left cluster')
   }
@@ -359,6 +421,7 @@ export class ClusterRouting {
   }
 
   #dropPeer (memberId: string): void {
+    this.#missingSince.delete(memberId)
     if (!this.#peers.delete(memberId)) return
     this.#sync.drop(memberId)
     this.#outbox.forget(memberId)
@@ -368,9 +431,25 @@ export class ClusterRouting {
 
   /** Membership anti-entropy after each beat, plus the route digest check. */
   #onMembers (live: ReadonlySet<string>): void {
-    for (const p of [...this.#peers]) if (!live.has(p)) this.#dropPeer(p)
+    // A peer whose lease just expired is still routed to until its reaper says `gone`
+    // (its journal keeps what is sent meanwhile for the new owners of its sessions), or
+    // until it has been missing for a whole lease time (its reaper died too).
+    const now = Date.now()
+    for (const p of [...this.#peers]) {
+      if (live.has(p)) {
+        this.#missingSince.delete(p)
+        continue
+      }
+      const since = this.#missingSince.get(p) ?? now
+      this.#missingSince.set(p, since)
+      if (now - since >= this.#deps.leaseTtlMs) this.#dropPeer(p)
+    }
     for (const m of live) this.#addPeer(m)
     void this.#checkDigests()
+    // Frames older than the retention were queued long ago (or this node would be dead).
+    const minId = String(Date.now() - this.#journalRetentionMs)
+    this.#deps.redis.cmd.xtrim(this.#deps.keys.journal(this.#memberId), 'MINID', '~', minId)
+      .catch((err: unknown) => this.#log.debug({ err }, 'journal not trimmed'))
   }
 
   async #checkDigests (): Promise<void> {
@@ -383,15 +462,25 @@ export class ClusterRouting {
     }
   }
 
+  /**
+   * Settles members whose lease this node swept: their sessions first (wills, adoption:
+   * the adopters take routes for them), then their routes go, and once peers have stopped
+   * sending to the dead inbox, its journal is replayed to the sessions' new owners.
+   */
   async #reap (dead: string[]): Promise<void> {
     for (const m of dead) {
       this.#log.info({ memberId: m }, 'node lease expired')
-      const routes = this.#deps.keys.routes(m)
-      await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
-      for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
-      this.#dropPeer(m)
-      const live = [this.#memberId, ...[...this.#peers].filter(p => !dead.includes(p))]
-      await this.#sessions?.reaped(m, live).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
+      const live = [this.#memberId, ...[...this.#peers].filter(p => !dead.includes(p) && !this.#missingSince.has(p))]
+      const dropRoutes = async (): Promise<void> => {
+        const routes = this.#deps.keys.routes(m)
+        await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
+        for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
+        this.#dropPeer(m)
+        await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
+      }
+      if (this.#sessions === undefined) await dropRoutes()
+      else await this.#sessions.reaped(m, live, dropRoutes).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
+      if (this.#peers.has(m)) await dropRoutes()
     }
     this.#deps.onReaped?.(dead)
   }

@@ -1,7 +1,9 @@
 /**
  * Outbox: batches everything this node sends to one peer in one tick into one frame and
  * one SPUBLISH to the peer's inbox. Frames to one inbox leave in order on one connection,
- * which keeps order per publisher and topic.
+ * which keeps order per publisher and topic. A frame with QoS 1/2 messages is also
+ * appended to the peer's journal (a Redis stream in the inbox's slot, pipelined with the
+ * SPUBLISH): if the peer dies before queueing them, its reaper replays the journal.
  */
 import { FrameWriter } from '../redis/codec.js'
 
@@ -12,6 +14,8 @@ export interface OutboxDeps {
   inbox: (memberId: string) => string
   /** Sends one frame to one channel. */
   send: (channel: string, frame: Buffer) => Promise<void>
+  /** Appends a frame that carries QoS 1/2 messages to the member's journal (sent first). */
+  journal?: (memberId: string, frame: Buffer) => Promise<void>
   /** Called when a frame could not be sent (publishes in it are lost for QoS 0). */
   onError: (memberId: string, records: number, err: Error) => void
 }
@@ -80,7 +84,9 @@ export class Outbox {
   #sendFrame (memberId: string, p: Pending): void {
     const frame = p.writer.finish()
     this.#unsettledBytes += frame.length
-    this.#deps.send(this.#deps.inbox(memberId), frame).then(() => {
+    const journal = p.writer.durable ? this.#deps.journal?.(memberId, frame) : undefined
+    const sent = this.#deps.send(this.#deps.inbox(memberId), frame)
+    ;(journal === undefined ? sent : Promise.all([journal, sent])).then(() => {
       this.#unsettledBytes -= frame.length
       for (const settle of p.settle) settle()
     }, (err: Error) => {

@@ -127,4 +127,66 @@ describe('node death', { timeout: 60_000 }, () => {
     assert.equal((await back.connected()).sessionPresent, true)
     assert.equal((await got.waitFor(1))[0]?.payload, 'while moved')
   })
+
+  test('a QoS 1 stream to a persistent subscriber whose node is SIGKILLed: it reconnects elsewhere and every acknowledged publish arrives', async (t) => {
+    const doomed = await doomedNode()
+    t.after(async () => { await doomed.kill() })
+    const topic = unique('stream')
+    const clientId = unique('sub')
+    const total = 300
+    const seen = new Map<number, number>()
+    const record = (payload: Buffer): void => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) }
+    const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
+    first.on('message', (_t, payload) => record(payload))
+    await first.subscribeAsync(topic, { qos: 1 })
+    const publisher = await connect(topo.urls[0] ?? '')
+    for (let i = 0; i < total; i++) {
+      await publisher.publishAsync(topic, String(i), { qos: 1 })
+      if (i === 100) {
+        await doomed.kill('SIGKILL')
+        const again = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
+        again.client.on('message', (_t, payload) => record(payload))
+        await again.connected()
+      }
+    }
+    await until('every acknowledged publish arrived', () => seen.size === total, LEASE_TTL_MS + 10_000)
+      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
+    t.diagnostic(`duplicates: ${[...seen.values()].filter(c => c > 1).length} of ${total}`)
+  })
+
+  test('a persistent session parked on a node SIGKILLed mid-stream gets every acknowledged publish when it returns', async (t) => {
+    const doomed = await doomedNode()
+    t.after(async () => { await doomed.kill() })
+    const topic = unique('parkedstream')
+    const clientId = unique('away')
+    const total = 200
+    const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
+    await first.subscribeAsync(topic, { qos: 1 })
+    await first.endAsync()
+    const keys = createKeySpace(prefix)
+    await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
+    const publisher = await connect(topo.urls[0] ?? '')
+    for (let i = 0; i < total; i++) {
+      await publisher.publishAsync(topic, String(i), { qos: 1 })
+      if (i === 50) await doomed.kill('SIGKILL')
+    }
+    const live = topo.nodes.map(n => n.cluster?.memberId)
+    await until('a live node adopted the session', async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)
+    // The journal replay follows the adoption: wait until the queue stops growing.
+    let last = -1
+    await until('the queue is complete', async () => {
+      const n = await admin.zcard(keys.session(clientId).queue)
+      const settled = n === last
+      last = n
+      if (!settled) await new Promise(resolve => setTimeout(resolve, 300))
+      return settled
+    }, 10_000)
+    const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
+    const seen = new Map<number, number>()
+    back.client.on('message', (_t, payload) => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) })
+    await back.connected()
+    await until('every acknowledged publish arrived', () => seen.size === total, 10_000)
+      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
+    t.diagnostic(`duplicates: ${[...seen.values()].filter(c => c > 1).length} of ${total}`)
+  })
 })

@@ -232,7 +232,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       adopted: (clientId, epoch) => {
         persistence.adopted(clientId, epoch).catch((err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
       },
-      reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes)
+      reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes),
+      recovered: async (message, clientId) => await persistence.recovered(message as unknown as Packet, clientId)
     })
     const refresh = setInterval(() => {
       persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))

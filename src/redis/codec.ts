@@ -3,7 +3,9 @@
  * the sender, then records back to back, so that every publish a node routes to one peer
  * in one tick travels in one SPUBLISH. No JSON on this path.
  *
- *   frame    = u8 version(1) | u8 senderLength | sender | record*
+ *   frame    = u8 version(2) | u8 senderLength | sender | u32 seq | record*
+ *              (seq: numbers the frames from one sender to one receiver, from 1; 0 on
+ *              a node's pings to itself. A gap tells the receiver frames were lost.)
  *   publish  = u8 1 | u8 flags(qos 0-1, retain 2, dup 3) | u16 topicLength | topic
  *              | u8 brokerIdLength | brokerId | f64 brokerCounter | u32 payloadLength | payload
  *   routes   = u8 2 | u32 seq | u16 count | (u8 add(1)/remove(0) | u16 length | filter)*
@@ -43,6 +45,7 @@ export type InboxRecord =
   | { kind: 'adopt', clientId: string, epoch: string }
 
 const VERSION = 1
+const FRAME_VERSION = 2
 const T_PUBLISH = 1
 const T_ROUTES = 2
 const T_ACK = 3
@@ -64,13 +67,15 @@ export class FrameWriter {
   /** The frame carries a QoS 1/2 message: it is also written to the receiver's journal. */
   durable = false
 
-  constructor (sender: string, initialBytes = 4096) {
+  constructor (sender: string, seq = 0, initialBytes = 4096) {
     this.#buf = Buffer.allocUnsafe(initialBytes)
     const idLength = Buffer.byteLength(sender)
-    this.#ensure(2 + idLength)
-    this.#buf[0] = VERSION
+    this.#ensure(6 + idLength)
+    this.#buf[0] = FRAME_VERSION
     this.#buf[1] = idLength
     this.#len = 2 + this.#buf.write(sender, 2)
+    this.#buf.writeUInt32BE(seq >>> 0, this.#len)
+    this.#len += 4
   }
 
   get bytes (): number { return this.#len }
@@ -190,10 +195,11 @@ export class FrameWriter {
 }
 
 /** Decodes a frame; throws BrokerError on a malformed frame (the caller logs and drops it). */
-export function decodeFrame (frame: Buffer): { sender: string, records: InboxRecord[] } {
+export function decodeFrame (frame: Buffer): { sender: string, seq: number, records: InboxRecord[] } {
   const r = new Reader(frame)
-  if (r.u8() !== VERSION) throw malformed('unknown frame version')
+  if (r.u8() !== FRAME_VERSION) throw malformed('unknown frame version')
   const sender = r.str(r.u8())
+  const seq = r.u32()
   const records: InboxRecord[] = []
   while (!r.done) {
     const type = r.u8()
@@ -225,7 +231,7 @@ export function decodeFrame (frame: Buffer): { sender: string, records: InboxRec
       default: throw malformed(`unknown record type ${type}`)
     }
   }
-  return { sender, records }
+  return { sender, seq, records }
 }
 
 function readPublish (r: Reader): PublishRecord {

@@ -295,6 +295,18 @@ export class RedisPersistence extends MemoryPersistence {
     this.#log?.info({ memberId: dead, wills, adopted, replayed }, 'dead node settled: wills published, parked sessions adopted, journal replayed')
   }
 
+  /**
+   * A QoS 1/2 message this node may have missed (its inbox was down): queued for its
+   * sessions that match and do not have it yet, and sent to them if connected.
+   */
+  async recovered (packet: Packet, clientId?: string): Promise<void> {
+    if (clientId !== undefined) return await this.deliverDirect(clientId, packet)
+    const topic = String(packet.topic)
+    let subs = await this.subscriptionsByTopic(topic) as Subscription[]
+    if (topic.startsWith('$')) subs = subs.filter(s => !/^[+#]/.test(s.topic))
+    await Promise.all(subs.filter(s => s.qos > 0).map(async s => await this.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
+  }
+
   /** A parked session this node now owns (adopted from a dead node): load and hold it. */
   async adopted (clientId: string, epoch: string): Promise<void> {
     const owned = this.#owned.get(clientId)

@@ -49,6 +49,8 @@ export interface SessionHooks {
   kicked: (clientId: string, epoch: string, sender: string) => void
   /** A QoS 1/2 message for one session this node owns. */
   direct: (clientId: string, message: Message) => Promise<void>
+  /** A QoS 1/2 message from this node's journal, possibly lost while its inbox was down. */
+  recovered: (message: Message, clientId?: string) => Promise<void>
   /** The reaper of a dead member adopted `clientId`'s parked session for this node. */
   adopted: (clientId: string, epoch: string) => void
   /**
@@ -72,6 +74,8 @@ const BACKPRESSURE_BYTES = 8 * 1024 * 1024
 const JOURNAL_RETENTION_MS = 5000
 /** Journal entries kept at most per member (approximate trim, a safety cap). */
 const JOURNAL_MAX = 100_000
+/** An inbox outage is taken to start this long before the last answered ping. */
+const RECOVERY_MARGIN_MS = 1000
 /** After a dead member's routes are dropped, how long before its journal is replayed. */
 const REAP_QUIET_MS = 300
 /** Frames read per round trip when a reaper replays a dead member's journal. */
@@ -86,6 +90,8 @@ export class ClusterRouting {
   readonly #deps: ClusterRoutingDeps
   readonly #log: Logger
   readonly #peers = new Set<string>()
+  /** Number of the last frame received from each sender. */
+  readonly #lastSeq = new Map<string, number>()
   /** Peers missing from the live members since (ms), not yet reaped. */
   readonly #missingSince = new Map<string, number>()
   readonly #outbox: Outbox
@@ -130,7 +136,11 @@ export class ClusterRouting {
       redis,
       channel: () => keys.inbox(this.#memberId),
       memberId: () => this.#memberId,
-      onRecords: (sender, records) => this.#onRecords(sender, records),
+      onRecords: (sender, records, seq) => {
+        this.#checkSequence(sender, seq)
+        this.#onRecords(sender, records)
+      },
+      onRecovered: (since) => { void this.#recover(since) },
       pingIntervalMs: INBOX_PING_MS,
       log: this.#log
     })
@@ -257,9 +267,9 @@ export class ClusterRouting {
   }
 
   /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
-  async * journal (memberId: string): AsyncGenerator<JournalEntry> {
+  async * journal (memberId: string, from = '-'): AsyncGenerator<JournalEntry> {
     const key = this.#deps.keys.journal(memberId)
-    let start = '-'
+    let start = from
     for (;;) {
       const entries = await this.#deps.redis.cmd.xrangeBuffer(key, start, '+', 'COUNT', JOURNAL_BATCH)
       if (entries.length === 0) return
@@ -279,6 +289,67 @@ export class ClusterRouting {
           else if (r.kind === 'direct') yield { message: toMessage(r.publish), clientId: r.clientId }
         }
       }
+    }
+  }
+
+  /**
+   * The inbox lost frames between `since` and now (failover, slot move): the QoS 1/2
+   * messages among them are replayed from this node's journal to its persistent sessions,
+   * which queue those they do not have yet.
+   */
+  async #recover (since: number): Promise<void> {
+    const hooks = this.#sessions
+    if (hooks === undefined) return
+    const from = `${Math.max(0, since - RECOVERY_MARGIN_MS)}`
+    let replayed = 0
+    try {
+      for await (const entry of this.journal(this.#memberId, from)) {
+        replayed++
+        await hooks.recovered(entry.message, entry.clientId)
+      }
+      this.#log.info({ since: new Date(since).toISOString(), replayed }, 'inbox outage: journal replayed to persistent sessions')
+    } catch (err) {
+      this.#log.warn({ err }, 'inbox outage: journal not replayed')
+    }
+  }
+
+  /**
+   * Frames from one sender are numbered; a gap means frames were lost on the way (the
+   * inbox's shard failed over or moved). Those that carried QoS 1/2 messages are in this
+   * node's journal: they are processed from there, late but not lost.
+   */
+  #checkSequence (sender: string, seq: number): void {
+    const last = this.#lastSeq.get(sender)
+    this.#lastSeq.set(sender, Math.max(seq, last ?? 0))
+    if (last === undefined || seq <= last + 1) return
+    void this.#fillGap(sender, last + 1, seq - 1)
+  }
+
+  async #fillGap (sender: string, from: number, to: number): Promise<void> {
+    let found = 0
+    try {
+      const since = String(Date.now() - JOURNAL_RETENTION_MS)
+      const key = this.#deps.keys.journal(this.#memberId)
+      let start = since
+      for (;;) {
+        const entries = await this.#deps.redis.cmd.xrangeBuffer(key, start, '+', 'COUNT', JOURNAL_BATCH)
+        if (entries.length === 0) break
+        for (const [id, fields] of entries) {
+          start = `(${id.toString()}`
+          const frame = fields[1]
+          if (frame === undefined) continue
+          const decoded = decodeFrame(frame)
+          if (decoded.sender !== sender || decoded.seq < from || decoded.seq > to) continue
+          found++
+          for (const r of decoded.records) {
+            if (r.kind === 'publish' && r.qos > 0) this.#deliver(toMessage(r))
+            else if (r.kind === 'direct') this.#direct(r.clientId, toMessage(r.publish))
+          }
+        }
+      }
+      this.#log.warn({ sender, from, to, fromJournal: found }, 'frames from a peer were lost: the QoS 1/2 ones were taken from the journal')
+    } catch (err) {
+      this.#log.warn({ err, sender, from, to }, 'frames from a peer were lost and the journal could not be read')
     }
   }
 
@@ -422,6 +493,7 @@ export class ClusterRouting {
 
   #dropPeer (memberId: string): void {
     this.#missingSince.delete(memberId)
+    this.#lastSeq.delete(memberId)
     if (!this.#peers.delete(memberId)) return
     this.#sync.drop(memberId)
     this.#outbox.forget(memberId)

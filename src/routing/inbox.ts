@@ -12,7 +12,9 @@ export interface InboxDeps {
   redis: RedisConnections
   channel: () => string
   memberId: () => string
-  onRecords: (sender: string, records: InboxRecord[]) => void
+  onRecords: (sender: string, records: InboxRecord[], seq: number) => void
+  /** The inbox answers again after a lost ping: frames sent since `sinceMs` may be lost. */
+  onRecovered?: (sinceMs: number) => void
   pingIntervalMs: number
   log: Logger
 }
@@ -24,6 +26,11 @@ export class Inbox {
   #nonce = 0
   #outstanding: number | undefined
   #healthy = false
+  /** When the last answered ping was sent (ms). */
+  #lastAnsweredAt = 0
+  #pingSentAt = 0
+  /** Start of the current outage: when the last ping before it was answered. */
+  #outageSince: number | undefined
   /** Frames that could not be decoded. */
   malformed = 0
   /** Times the subscription was renewed after a lost ping. */
@@ -67,6 +74,7 @@ export class Inbox {
 
   #tick (): void {
     if (this.#outstanding !== undefined) {
+      this.#outageSince ??= this.#lastAnsweredAt
       this.#healthy = false
       this.resubscribes++
       this.#deps.log.warn({ channel: this.#listening }, 'inbox ping lost, resubscribing')
@@ -80,6 +88,7 @@ export class Inbox {
     }
     const nonce = this.#nonce = (this.#nonce + 1) >>> 0
     this.#outstanding = nonce
+    this.#pingSentAt = Date.now()
     const frame = new FrameWriter(this.#deps.memberId()).ping(nonce).finish()
     this.#deps.redis.send(this.#deps.channel(), frame).catch((err: unknown) => {
       this.#deps.log.debug({ err }, 'inbox ping not sent')
@@ -101,13 +110,17 @@ export class Inbox {
       if (r.kind === 'ping' && decoded.sender === this.#deps.memberId()) {
         if (r.nonce === this.#outstanding) {
           this.#outstanding = undefined
+          this.#lastAnsweredAt = this.#pingSentAt
           if (!this.#healthy) this.#deps.log.info({ channel }, 'inbox healthy again')
           this.#healthy = true
+          const since = this.#outageSince
+          this.#outageSince = undefined
+          if (since !== undefined) this.#deps.onRecovered?.(since)
         }
       } else {
         others.push(r)
       }
     }
-    if (others.length > 0) this.#deps.onRecords(decoded.sender, others)
+    if (decoded.sender !== this.#deps.memberId()) this.#deps.onRecords(decoded.sender, others, decoded.seq)
   }
 }

@@ -32,6 +32,8 @@ export class Outbox {
   readonly #deps: OutboxDeps
   readonly #pending = new Map<string, Pending>()
   #scheduled = false
+  /** Number of the last frame created for each member. */
+  readonly #seq = new Map<string, number>()
   /** Bytes handed to Redis and not yet acknowledged by it. */
   #unsettledBytes = 0
 
@@ -51,7 +53,9 @@ export class Outbox {
   add (memberId: string, write: (w: FrameWriter) => void, settle?: (err?: Error) => void): void {
     let p = this.#pending.get(memberId)
     if (p === undefined) {
-      p = { writer: new FrameWriter(this.#deps.sender()), settle: [] }
+      const seq = ((this.#seq.get(memberId) ?? 0) + 1) >>> 0
+      this.#seq.set(memberId, seq)
+      p = { writer: new FrameWriter(this.#deps.sender(), seq), settle: [] }
       this.#pending.set(memberId, p)
     }
     write(p.writer)

@@ -33,6 +33,8 @@ export class Registry {
   #sweepTimer: NodeJS.Timeout | undefined
   #beating = false
   #sweeping = false
+  /** No sweeping before this time (ms): after an outage every member needs a beat first. */
+  #sweepAfter = 0
   #lastBeatAt = 0
   #healthy = false
 
@@ -71,7 +73,15 @@ export class Registry {
         this.#events.onLeaseLost()
         return
       }
-      this.#lastBeatAt = Date.now()
+      const now = Date.now()
+      // Beats failed for a while (the shard holding the leases was failing over, or this
+      // node was cut off): every other member's lease may have run out meanwhile for the
+      // same reason. Give them a whole lease time to renew before reaping anyone.
+      if (now - this.#lastBeatAt > this.heartbeatIntervalMs * 2) {
+        this.#sweepAfter = now + this.#leaseTtlMs
+        this.#log.warn({ missedMs: now - this.#lastBeatAt }, 'heartbeats resumed after a gap: not reaping for one lease time')
+      }
+      this.#lastBeatAt = now
       this.#healthy = true
       this.#events.onMembers(new Set(beat.live))
     } catch (err) {
@@ -83,7 +93,7 @@ export class Registry {
 
   /** Removes expired leases; this node is the reaper of those it removed. */
   async sweep (): Promise<void> {
-    if (this.#sweeping || !this.healthy) return
+    if (this.#sweeping || !this.healthy || Date.now() < this.#sweepAfter) return
     this.#sweeping = true
     try {
       const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT)

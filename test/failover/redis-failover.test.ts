@@ -179,4 +179,78 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       await until('the slot is served by its new primary', async () => (await shardOf(slot)).master.id === to.master.id, 20_000)
     }, false)
   })
+
+  /**
+   * A QoS 1 stream from node 0 to a persistent session on node 1 (it reconnects, clean
+   * session 0, if its connection drops); `event` is applied to the primary of the
+   * session's slot. Returns what was acknowledged to the publisher and what arrived.
+   */
+  async function sessionStream (t: { diagnostic: (s: string) => void }, what: string, event: (slot: number) => Promise<void>): Promise<{ missing: number[], afterEvent: number[] }> {
+    // A client id whose session lives on a shard that still has a replica in sync (an
+    // earlier kill -9 leaves one shard without).
+    let clientId = unique('persistent')
+    await until('a shard with a replica in sync', async () => {
+      clientId = unique('persistent')
+      const shard = await shardOf(calculateSlot(createKeySpace(prefix).session(clientId).meta))
+      for (const replica of shard.replicas) {
+        const info = await withRedis(replica.port, async r => await r.info('replication'))
+        if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) return true
+      }
+      return false
+    }, 30_000)
+    const topic = unique('session-failover')
+    const sub = await connect(topo.urls[1] as string, { clientId, clean: false, reconnectPeriod: 100 })
+    const got = collect(sub)
+    await sub.subscribeAsync(topic, { qos: 1 })
+    const pub = await connect(topo.urls[0] as string, { reconnectPeriod: 100 })
+    const acked = new Set<number>()
+    let seq = 0
+    const timer = setInterval(() => {
+      const n = ++seq
+      pub.publish(topic, String(n), { qos: 1 }, (err) => { if (err === undefined || err === null) acked.add(n) })
+    }, 20)
+    const received = (): Set<number> => new Set(got.messages.map(m => Number(m.payload)))
+    let mark = 0
+    try {
+      await until('the stream flows', () => received().size > 5, 10_000)
+      const started = Date.now()
+      await event(calculateSlot(createKeySpace(prefix).session(clientId).meta))
+      mark = seq
+      await until(`a message sent after the ${what} arrives`, () => [...received()].some(n => n > mark), 60_000)
+      t.diagnostic(`${what} of the session's primary: delivery resumed ${Date.now() - started} ms after the event began`)
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    } finally {
+      clearInterval(timer)
+    }
+    const last = seq
+    await until('the publisher has its acknowledgements', () => [...acked].every(n => n <= last) && acked.has(last), 10_000).catch(() => {})
+    await until('every acknowledged publish arrived', () => [...acked].every(n => received().has(n)), 10_000).catch(() => {})
+    const have = received()
+    const missing = [...acked].filter(n => !have.has(n)).sort((a, b) => a - b)
+    const duplicates = got.messages.length - have.size
+    t.diagnostic(`${what}: ${acked.size} acknowledged, ${missing.length} missing, ${duplicates} duplicates`)
+    return { missing, afterEvent: missing.filter(n => n > mark) }
+  }
+
+  test('CLUSTER FAILOVER of the primary holding a persistent session: every acknowledged publish arrives', async (t) => {
+    const { missing } = await sessionStream(t, 'CLUSTER FAILOVER', async (slot) => {
+      const shard = await shardOf(slot)
+      const replica = shard.replicas[0]
+      assert.ok(replica !== undefined, 'the shard has a replica')
+      await withRedis(replica.port, async r => await r.cluster('FAILOVER'))
+      await until('the replica is primary', async () => (await shardOf(slot)).master.port === replica.port, 20_000)
+    })
+    assert.deepEqual(missing, [])
+  })
+
+  test('kill -9 of the primary holding a persistent session: the stream resumes; only writes the dead primary had not replicated can be lost', async (t) => {
+    const { afterEvent } = await sessionStream(t, 'kill -9', async (slot) => {
+      const shard = await shardOf(slot)
+      assert.ok(shard.replicas.length > 0, 'the shard has a replica to promote')
+      const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
+      process.kill(pid, 'SIGKILL')
+      await until('a replica is promoted', async () => (await shardOf(slot)).master.port !== shard.master.port, 30_000)
+    })
+    assert.deepEqual(afterEvent, [], 'nothing published after the promotion is lost')
+  })
 })

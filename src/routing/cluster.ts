@@ -268,6 +268,16 @@ export class ClusterRouting {
 
   /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
   async * journal (memberId: string, from = '-'): AsyncGenerator<JournalEntry> {
+    for await (const frame of this.#journalFrames(memberId, from)) {
+      for (const r of frame.records) {
+        if (r.kind === 'publish' && r.qos > 0) yield { message: toMessage(r) }
+        else if (r.kind === 'direct') yield { message: toMessage(r.publish), clientId: r.clientId }
+      }
+    }
+  }
+
+  /** The frames in `memberId`'s journal from stream id `from`, decoded, oldest first. */
+  async * #journalFrames (memberId: string, from: string): AsyncGenerator<{ sender: string, seq: number, records: InboxRecord[] }> {
     const key = this.#deps.keys.journal(memberId)
     let start = from
     for (;;) {
@@ -277,16 +287,10 @@ export class ClusterRouting {
         start = `(${id.toString()}`
         const frame = fields[1]
         if (frame === undefined) continue
-        let records: InboxRecord[]
         try {
-          records = decodeFrame(frame).records
+          yield decodeFrame(frame)
         } catch (err) {
           this.#log.warn({ err, memberId }, 'journal entry not decodable: skipped')
-          continue
-        }
-        for (const r of records) {
-          if (r.kind === 'publish' && r.qos > 0) yield { message: toMessage(r) }
-          else if (r.kind === 'direct') yield { message: toMessage(r.publish), clientId: r.clientId }
         }
       }
     }
@@ -328,23 +332,12 @@ export class ClusterRouting {
   async #fillGap (sender: string, from: number, to: number): Promise<void> {
     let found = 0
     try {
-      const since = String(Date.now() - JOURNAL_RETENTION_MS)
-      const key = this.#deps.keys.journal(this.#memberId)
-      let start = since
-      for (;;) {
-        const entries = await this.#deps.redis.cmd.xrangeBuffer(key, start, '+', 'COUNT', JOURNAL_BATCH)
-        if (entries.length === 0) break
-        for (const [id, fields] of entries) {
-          start = `(${id.toString()}`
-          const frame = fields[1]
-          if (frame === undefined) continue
-          const decoded = decodeFrame(frame)
-          if (decoded.sender !== sender || decoded.seq < from || decoded.seq > to) continue
-          found++
-          for (const r of decoded.records) {
-            if (r.kind === 'publish' && r.qos > 0) this.#deliver(toMessage(r))
-            else if (r.kind === 'direct') this.#direct(r.clientId, toMessage(r.publish))
-          }
+      for await (const frame of this.#journalFrames(this.#memberId, String(Date.now() - JOURNAL_RETENTION_MS))) {
+        if (frame.sender !== sender || frame.seq < from || frame.seq > to) continue
+        found++
+        for (const r of frame.records) {
+          if (r.kind === 'publish' && r.qos > 0) this.#deliver(toMessage(r))
+          else if (r.kind === 'direct') this.#direct(r.clientId, toMessage(r.publish))
         }
       }
       this.#log.warn({ sender, from, to, fromJournal: found }, 'frames from a peer were lost: the QoS 1/2 ones were taken from the journal')

@@ -12,24 +12,9 @@ import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix } from '../helpers/redis.js'
 import { startRedisCluster, withRedis, type RedisCluster } from '../support/redis-cluster.js'
+import { until } from '../helpers/until.js'
 
 interface Shard { master: { port: number, id: string }, replicas: Array<{ port: number, id: string }>, slots: Array<[number, number]> }
-
-async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now()
-  const attempt = async (): Promise<boolean> => {
-    try {
-      return await check()
-    } catch {
-      return false
-    }
-  }
-  while (!(await attempt())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return Date.now() - started
-}
 
 describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () => {
   let cluster: RedisCluster
@@ -102,15 +87,15 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
   }
 
   async function resumesAfter (t: { diagnostic: (s: string) => void }, what: string, event: () => Promise<void>, needsReplicas = true): Promise<void> {
-    if (needsReplicas) await until('every primary has a replica in sync', replicated, 30_000)
+    if (needsReplicas) await until('every primary has a replica in sync', replicated, 30_000, { intervalMs: 50, ignoreErrors: true })
     const s = await stream()
     try {
-      await until('the stream flows', () => s.received().size > 5, 10_000)
+      await until('the stream flows', () => s.received().size > 5, 10_000, { intervalMs: 50, ignoreErrors: true })
       const started = Date.now()
       await event()
       const settled = Date.now() - started
       const mark = s.sent()
-      await until(`a message sent after the ${what} arrives`, () => [...s.received()].some(n => n > mark), 60_000)
+      await until(`a message sent after the ${what} arrives`, () => [...s.received()].some(n => n > mark), 60_000, { intervalMs: 50, ignoreErrors: true })
       t.diagnostic(`${what}: Redis settled after ${settled} ms; delivery resumed ${Date.now() - started} ms after the event began`)
     } finally {
       s.stop()
@@ -137,7 +122,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       const replica = shard.replicas[0]
       assert.ok(replica !== undefined, 'the shard has a replica')
       await withRedis(replica.port, async r => await r.cluster('FAILOVER'))
-      await until('the replica is primary', async () => (await shardOf(inboxSlot())).master.port === replica.port, 20_000)
+      await until('the replica is primary', async () => (await shardOf(inboxSlot())).master.port === replica.port, 20_000, { intervalMs: 50, ignoreErrors: true })
     })
   })
 
@@ -148,7 +133,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
       process.kill(pid, 'SIGKILL')
       try {
-        await until('a replica is promoted', async () => (await shardOf(inboxSlot())).master.port !== shard.master.port, 30_000)
+        await until('a replica is promoted', async () => (await shardOf(inboxSlot())).master.port !== shard.master.port, 30_000, { intervalMs: 50, ignoreErrors: true })
       } catch (err) {
         const survivor = ports.find(p => p !== shard.master.port) as number
         const nodes = await withRedis(survivor, async r => await r.cluster('NODES') as string)
@@ -176,7 +161,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       for (const node of [to.master, from.master, ...others.map(s => s.master)]) {
         await withRedis(node.port, async r => await r.cluster('SETSLOT', slot, 'NODE', to.master.id))
       }
-      await until('the slot is served by its new primary', async () => (await shardOf(slot)).master.id === to.master.id, 20_000)
+      await until('the slot is served by its new primary', async () => (await shardOf(slot)).master.id === to.master.id, 20_000, { intervalMs: 50, ignoreErrors: true })
     }, false)
   })
 
@@ -197,7 +182,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
         if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) return true
       }
       return false
-    }, 30_000)
+    }, 30_000, { intervalMs: 50, ignoreErrors: true })
     const topic = unique('session-failover')
     const sub = await connect(topo.urls[1] as string, { clientId, clean: false, reconnectPeriod: 100 })
     const got = collect(sub)
@@ -212,19 +197,19 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
     const received = (): Set<number> => new Set(got.messages.map(m => Number(m.payload)))
     let mark = 0
     try {
-      await until('the stream flows', () => received().size > 5, 10_000)
+      await until('the stream flows', () => received().size > 5, 10_000, { intervalMs: 50, ignoreErrors: true })
       const started = Date.now()
       await event(calculateSlot(createKeySpace(prefix).session(clientId).meta))
       mark = seq
-      await until(`a message sent after the ${what} arrives`, () => [...received()].some(n => n > mark), 60_000)
+      await until(`a message sent after the ${what} arrives`, () => [...received()].some(n => n > mark), 60_000, { intervalMs: 50, ignoreErrors: true })
       t.diagnostic(`${what} of the session's primary: delivery resumed ${Date.now() - started} ms after the event began`)
       await new Promise(resolve => setTimeout(resolve, 1000))
     } finally {
       clearInterval(timer)
     }
     const last = seq
-    await until('the publisher has its acknowledgements', () => [...acked].every(n => n <= last) && acked.has(last), 10_000).catch(() => {})
-    await until('every acknowledged publish arrived', () => [...acked].every(n => received().has(n)), 10_000).catch(() => {})
+    await until('the publisher has its acknowledgements', () => [...acked].every(n => n <= last) && acked.has(last), 10_000, { intervalMs: 50, ignoreErrors: true }).catch(() => {})
+    await until('every acknowledged publish arrived', () => [...acked].every(n => received().has(n)), 10_000, { intervalMs: 50, ignoreErrors: true }).catch(() => {})
     const have = received()
     const missing = [...acked].filter(n => !have.has(n)).sort((a, b) => a - b)
     const duplicates = got.messages.length - have.size
@@ -238,7 +223,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       const replica = shard.replicas[0]
       assert.ok(replica !== undefined, 'the shard has a replica')
       await withRedis(replica.port, async r => await r.cluster('FAILOVER'))
-      await until('the replica is primary', async () => (await shardOf(slot)).master.port === replica.port, 20_000)
+      await until('the replica is primary', async () => (await shardOf(slot)).master.port === replica.port, 20_000, { intervalMs: 50, ignoreErrors: true })
     })
     assert.deepEqual(missing, [])
   })
@@ -249,7 +234,7 @@ describe('Redis failures under a cross-node stream', { timeout: 120_000 }, () =>
       assert.ok(shard.replicas.length > 0, 'the shard has a replica to promote')
       const pid = await withRedis(shard.master.port, async r => Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]))
       process.kill(pid, 'SIGKILL')
-      await until('a replica is promoted', async () => (await shardOf(slot)).master.port !== shard.master.port, 30_000)
+      await until('a replica is promoted', async () => (await shardOf(slot)).master.port !== shard.master.port, 30_000, { intervalMs: 50, ignoreErrors: true })
     })
     assert.deepEqual(afterEvent, [], 'nothing published after the promotion is lost')
   })

@@ -12,17 +12,9 @@ import { closeAll, collect, connect, connectLater, expectNoMore, unique } from '
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { until } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
-
-async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now()
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-  return Date.now() - started
-}
 
 describe('node death', { timeout: 60_000 }, () => {
   let redis: TestRedis

@@ -12,6 +12,7 @@ import { createKeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, connectLater, expectNoMore } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { until } from '../helpers/until.js'
 
 let redis: TestRedis
 let topo: Topology
@@ -30,14 +31,6 @@ after(async () => {
   inspect.disconnect()
   await redis.stop()
 })
-
-async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
 
 async function closed (client: MqttClient, timeoutMs = 5000): Promise<void> {
   await until('the connection to close', () => !client.connected, timeoutMs)

@@ -250,6 +250,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
         clearInterval(refresh)
         // Sessions parked here go to the peers, as if this node had died, but at once.
         await persistence.handOver([...routing.peers]).catch((err: unknown) => log.warn({ err }, 'sessions not handed over'))
+        persistence.stop()
         await routing.close()
         await redis.close()
       }

@@ -78,11 +78,15 @@ interface OwnedSession {
   /** Set once another node took the session over: where late messages go. */
   movedTo?: string
   dropTimer?: NodeJS.Timeout
+  /** Parked (no connection here): when Redis expires it, unless a client resumes it. */
+  parkedUntil?: number
 }
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
 const QLOBBER_OPTIONS = { separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true }
+/** Longest time between two checks for expired parked sessions. */
+const EXPIRY_CHECK_MS = 30_000
 /** Session ids of a dead member claimed per SSCAN round. */
 const REAP_BATCH = 100
 /** Message refs remembered per connection to drop duplicate sends during a move. */
@@ -123,6 +127,7 @@ export class RedisPersistence extends MemoryPersistence {
   /** Broker ids already listed in the will-broker index. */
   readonly #willBrokers = new Set<string>()
   #retainedCount = 0
+  #expiryTimer: NodeJS.Timeout | undefined
   readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0, deadWills: 0, adopted: 0 }
 
   constructor (deps: { redis: RedisClient, keys: KeySpace, scripts: Scripts, retained: RetainedStore, links: SessionLinks, settings: SessionSettings, log?: Logger }) {
@@ -139,6 +144,42 @@ export class RedisPersistence extends MemoryPersistence {
   override async setup (broker: Aedes): Promise<void> {
     await super.setup(broker)
     this.#broker = broker
+    this.#expiryTimer = setInterval(() => { void this.#forgetExpired() }, Math.min(this.#settings.expiryMs / 2, EXPIRY_CHECK_MS))
+    this.#expiryTimer.unref()
+  }
+
+  /** Stops the background work (the node is closing). */
+  stop (): void {
+    clearInterval(this.#expiryTimer)
+    for (const s of this.#owned.values()) if (s.dropTimer !== undefined) clearTimeout(s.dropTimer)
+  }
+
+  /**
+   * Parked sessions expire in Redis (key expiry); this node then lets go of what it kept
+   * for them: subscriptions in memory and held routes.
+   */
+  async #forgetExpired (): Promise<void> {
+    const now = Date.now()
+    const due = [...this.#owned].filter(([, s]) => s.parkedUntil !== undefined && s.parkedUntil <= now && s.movedTo === undefined)
+    for (const [clientId, owned] of due) {
+      try {
+        const [owner, ttl] = await Promise.all([
+          this.#redis.hget(this.#keys.session(clientId).meta, 'owner'),
+          this.#redis.pttl(this.#keys.session(clientId).meta)
+        ])
+        if (this.#owned.get(clientId) !== owned || owned.parkedUntil === undefined) continue
+        if (owner === this.#links.memberId() && ttl > 0) {
+          owned.parkedUntil = Date.now() + ttl
+          continue
+        }
+        this.#owned.delete(clientId)
+        this.#forgetLocal(clientId)
+        await this.#redis.srem(this.#keys.sessionsOf(this.#links.memberId()), clientId)
+        this.#log?.debug({ clientId }, 'parked session expired')
+      } catch (err) {
+        this.#log?.debug({ err, clientId }, 'parked session expiry not checked')
+      }
+    }
   }
 
   // --- ownership -------------------------------------------------------------------------
@@ -219,8 +260,12 @@ export class RedisPersistence extends MemoryPersistence {
     const owned = this.#owned.get(client.id)
     if (owned?.epoch !== epoch) return
     const outcome = await this.#scripts.session(client.id).close(epoch, this.#settings.expiryMs)
-    if (this.#owned.get(client.id)?.epoch !== epoch) return
-    if (outcome === 'parked') return
+    const current = this.#owned.get(client.id)
+    if (current?.epoch !== epoch) return
+    if (outcome === 'parked') {
+      current.parkedUntil = Date.now() + this.#settings.expiryMs
+      return
+    }
     // Deleted (clean session) or stale (taken over meanwhile): nothing of it stays here.
     this.#forgetLocal(client.id)
     this.#owned.delete(client.id)
@@ -313,9 +358,11 @@ export class RedisPersistence extends MemoryPersistence {
     if (owned !== undefined && Number(owned.epoch) >= Number(epoch)) return
     if (owned?.dropTimer !== undefined) clearTimeout(owned.dropTimer)
     this.#forgetLocal(clientId)
-    this.#owned.set(clientId, { epoch, persistent: true })
+    const adoptedSession: OwnedSession = { epoch, persistent: true, parkedUntil: Date.now() + this.#settings.expiryMs }
+    this.#owned.set(clientId, adoptedSession)
     this.counters.adopted++
-    const subs = await this.#storedSubscriptions(clientId)
+    const [subs, ttl] = await Promise.all([this.#storedSubscriptions(clientId), this.#redis.pttl(this.#keys.session(clientId).meta)])
+    if (ttl > 0) adoptedSession.parkedUntil = Date.now() + ttl
     if (this.#owned.get(clientId)?.epoch === epoch) await this.#mirror({ id: clientId }, subs)
   }
 
@@ -790,7 +837,7 @@ export class RedisPersistence extends MemoryPersistence {
   }
 
   override async destroy (): Promise<void> {
-    for (const s of this.#owned.values()) if (s.dropTimer !== undefined) clearTimeout(s.dropTimer)
+    this.stop()
     await super.destroy()
   }
 }

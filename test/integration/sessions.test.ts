@@ -177,3 +177,24 @@ async function expectStable (check: () => boolean, forMs: number): Promise<void>
     await new Promise(resolve => setTimeout(resolve, 10))
   }
 }
+
+describe('session expiry', () => {
+  test('a parked session expires after session.expirySeconds: its keys go from Redis and its node stops holding its route', async (t) => {
+    const expiryPrefix = uniquePrefix()
+    const nodes = await startNodes(2, { redis: redis.seeds.join(','), 'redis-prefix': expiryPrefix, 'session-expiry': '2' })
+    t.after(async () => await nodes.close())
+    const k = createKeySpace(expiryPrefix)
+    const id = uniqueId('expiring')
+    const topic = `expiring/${id}`
+    const c = await connect(nodes.urls[0] ?? '', { clientId: id, clean: false })
+    await c.subscribeAsync(topic, { qos: 1 })
+    await c.endAsync()
+    const owner = nodes.nodes[0]?.cluster?.memberId ?? ''
+    await until('the other node routes the parked session\'s topic to its node', () => nodes.nodes[1]?.cluster?.table.match(topic).has(owner) === true)
+    await until('Redis expired the session', async () => await inspect.exists(k.session(id).meta, k.session(id).subs) === 0, 5000)
+    await until('the route is released', () => nodes.nodes[1]?.cluster?.table.match(topic).has(owner) !== true, 5000)
+    const again = connectLater(nodes.urls[1] ?? '', { clientId: id, clean: false })
+    assert.equal((await again.connected()).sessionPresent, false)
+  })
+})
+

@@ -197,4 +197,3 @@ describe('session expiry', () => {
     assert.equal((await again.connected()).sessionPresent, false)
   })
 })
-

@@ -3,6 +3,7 @@
  * one thing it does not track, whether a persistent session exists at all (a session
  * with no subscriptions is still a session, [MQTT-3.2.2-2]).
  */
+import { Readable } from 'node:stream'
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
 
 export class StandalonePersistence extends MemoryPersistence {
@@ -23,6 +24,20 @@ export class StandalonePersistence extends MemoryPersistence {
     this.#sessions.delete(client.id)
     this.#present.delete(client.id)
     await super.cleanSubscriptions(client)
+  }
+
+  /**
+   * Queued messages. Replayed to a connection (an aedes client, not a bare `{ id }`), one
+   * already sent (it has a packet identifier) goes again with DUP set [MQTT-3.3.1-1].
+   */
+  override outgoingStream (client: { id: string, broker?: unknown }): Readable {
+    const queued = super.outgoingStream(client)
+    if (client.broker === undefined) return queued
+    return Readable.from((async function * () {
+      for await (const packet of queued as AsyncIterable<Record<string, unknown>>) {
+        yield packet.cmd === 'publish' && packet.messageId !== undefined ? { ...packet, dup: true } : packet
+      }
+    })())
   }
 
   /** Retained topics, counted for metrics. */

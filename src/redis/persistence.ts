@@ -712,7 +712,11 @@ export class RedisPersistence extends MemoryPersistence {
             if (round > 0 && messageId !== null && messageId !== undefined) continue
             const packet = decodeStoredPacket(stored)
             if (replaying) this.#markSent(client, packet)
-            if (messageId !== null && messageId !== undefined) packet.messageId = Number(messageId.toString())
+            if (messageId !== null && messageId !== undefined) {
+              // Sent before with this identifier: to a connection, a re-delivery [MQTT-3.3.1-1].
+              packet.messageId = Number(messageId.toString())
+              if (replaying && packet.cmd === 'publish') packet.dup = true
+            }
             yield packet
           }
         }

@@ -186,6 +186,26 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
       assert.equal((await second.next('connack') as { sessionPresent: boolean }).sessionPresent, true)
     })
 
+    test('[MQTT-3.3.1-1][MQTT-4.4.0-1] an unacknowledged QoS 1 message is sent again on reconnect, with DUP set', async () => {
+      const clientId = unique('redeliver')
+      const topic = unique('redeliver')
+      const first = await rawConnect(subUrl)
+      first.send(connectPacket(clientId, { clean: false }))
+      await first.next('connack')
+      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] } as Parameters<typeof first.send>[0])
+      await first.next('suback')
+      const pub = await connect(pubUrl)
+      await pub.publishAsync(topic, 'unacked', { qos: 1 })
+      const sent = await first.next('publish') as { dup: boolean, messageId: number, payload: Buffer }
+      assert.equal(sent.dup, false)
+      first.socket.destroy()
+      const second = await rawConnect(subUrl)
+      second.send(connectPacket(clientId, { clean: false }))
+      assert.equal((await second.next('connack') as { sessionPresent: boolean }).sessionPresent, true)
+      const again = await second.next('publish') as { dup: boolean, messageId: number, payload: Buffer }
+      assert.deepEqual({ dup: again.dup, messageId: again.messageId, payload: again.payload.toString() }, { dup: true, messageId: sent.messageId, payload: 'unacked' })
+    })
+
     test('[MQTT-3.1.2-6] a clean session connect discards the previous persistent session', async () => {
       const clientId = unique('cleaned')
       const first = await connect(subUrl, { clientId, clean: false })

@@ -40,8 +40,12 @@ export default function () {
       const p = readPayload(payload)
       if (p !== undefined && !tracker.add(p.seq)) duplicated.add(1)
     })
-    client.on('error', () => failures.add(1))
+    let connected = false
+    // Only a connect that fails counts; an error on a connection being ended (the broker
+    // closing it as the next connect takes the session over) is not a connect failure.
+    client.on('error', () => { if (!connected) failures.add(1) })
     client.on('connect', async () => {
+      connected = true
       reconnectTime.add(Date.now() - started)
       if (moves === 0) {
         await client.subscribeAsync(topic, { qos: 1 })

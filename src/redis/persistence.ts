@@ -397,7 +397,12 @@ export class RedisPersistence extends MemoryPersistence {
   /** A QoS 1/2 message a peer forwarded for one of our sessions. */
   async deliverDirect (clientId: string, packet: Packet): Promise<void> {
     const owned = this.#owned.get(clientId)
-    if (owned === undefined || owned.movedTo !== undefined) {
+    if (owned?.movedTo !== undefined) {
+      // It moved on while the message was on its way: pass it along.
+      this.#links.forward(owned.movedTo, clientId, packet)
+      return
+    }
+    if (owned === undefined) {
       this.#log?.debug({ clientId }, 'forwarded message for a session not owned here: dropped')
       return
     }

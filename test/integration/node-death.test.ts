@@ -164,15 +164,9 @@ describe('node death', { timeout: 60_000 }, () => {
     }
     const live = topo.nodes.map(n => n.cluster?.memberId)
     await until('a live node adopted the session', async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)
-    // The journal replay follows the adoption: wait until the queue stops growing.
-    let last = -1
-    await until('the queue is complete', async () => {
-      const n = await admin.zcard(keys.session(clientId).queue)
-      const settled = n === last
-      last = n
-      if (!settled) await new Promise(resolve => setTimeout(resolve, 300))
-      return settled
-    }, 10_000)
+    // The journal replay follows the adoption; the client may also come back before it
+    // ends (then the replay reaches it through the adopter).
+    await until('the queue is complete', async () => await admin.zcard(keys.session(clientId).queue) >= total, 10_000).catch(() => {})
     const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
     const seen = new Map<number, number>()
     back.client.on('message', (_t, payload) => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) })

@@ -190,10 +190,11 @@ export class RedisPersistence extends MemoryPersistence {
    */
   async open (client: ClientLike, clean: boolean): Promise<string> {
     const id = client.id
+    const me = this.#links.memberId()
     this.#opening.set(id, (this.#opening.get(id) ?? 0) + 1)
     let result
     try {
-      result = await this.#scripts.session(id).open(this.#links.memberId(), clean, !clean)
+      result = await this.#scripts.session(id).open(me, clean, !clean)
     } finally {
       const n = (this.#opening.get(id) ?? 1) - 1
       if (n === 0) this.#opening.delete(id)
@@ -216,7 +217,6 @@ export class RedisPersistence extends MemoryPersistence {
     if (prior !== undefined && (clean || prior.movedTo !== undefined)) this.#forgetLocal(id)
     this.#owned.set(id, { epoch: result.epoch, persistent: !clean })
     this.#present.set(id, result.present)
-    const me = this.#links.memberId()
     if (result.previousOwner !== '' && result.previousOwner !== me) {
       this.#links.kick(result.previousOwner, id, result.epoch)
     }
@@ -323,8 +323,7 @@ export class RedisPersistence extends MemoryPersistence {
       for await (const entry of this.#links.journal(dead)) {
         const topic = String(entry.message.topic)
         const targets = entry.clientId === undefined
-          // [MQTT-4.7.2-1]: a wildcard first level does not match a topic starting with $.
-          ? heirs.match(topic).filter(h => !topic.startsWith('$') || !/^[+#]/.test(h.filter))
+          ? heirs.match(topic).filter(h => filterSees(h.filter, topic))
           : [{ clientId: entry.clientId, qos: 2 }]
         for (const target of targets) {
           const owner = owners.get(target.clientId)
@@ -347,9 +346,8 @@ export class RedisPersistence extends MemoryPersistence {
   async recovered (packet: Packet, clientId?: string): Promise<void> {
     if (clientId !== undefined) return await this.deliverDirect(clientId, packet)
     const topic = String(packet.topic)
-    let subs = await this.subscriptionsByTopic(topic) as Subscription[]
-    if (topic.startsWith('$')) subs = subs.filter(s => !/^[+#]/.test(s.topic))
-    await Promise.all(subs.filter(s => s.qos > 0).map(async s => await this.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
+    const subs = await this.subscriptionsByTopic(topic) as Subscription[]
+    await Promise.all(subs.filter(s => s.qos > 0 && filterSees(s.topic, topic)).map(async s => await this.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
   }
 
   /** A parked session this node now owns (adopted from a dead node): load and hold it. */
@@ -526,6 +524,12 @@ export class RedisPersistence extends MemoryPersistence {
     if (owned?.epoch === epoch) this.#moved(clientId, owned, owner !== '' && owner !== this.#links.memberId() ? owner : undefined)
   }
 
+  /** A fenced write of `epoch` was refused: let the session go; the error aedes gets. */
+  #takenOver (clientId: string, epoch: string): Error {
+    this.#stale(clientId, epoch)
+    return new Error('session taken over')
+  }
+
   /**
    * The epoch a write on behalf of `client` carries: its connection's when aedes passes
    * the connection, else that of the newest session this node opened for the id (a plain
@@ -547,8 +551,7 @@ export class RedisPersistence extends MemoryPersistence {
     const items: string[] = []
     for (const sub of subs) items.push(sub.topic, JSON.stringify(subscriptionRecord(sub)))
     if (!await this.#scripts.session(client.id).subs(epoch, 'add', items)) {
-      this.#stale(client.id, epoch)
-      throw new Error('session taken over')
+      throw this.#takenOver(client.id, epoch)
     }
     await this.#mirror(client, subs)
   }
@@ -556,8 +559,7 @@ export class RedisPersistence extends MemoryPersistence {
   override async removeSubscriptions (client: ClientRef, topics: string[]): Promise<void> {
     const epoch = this.#epochOf(client)
     if (!await this.#scripts.session(client.id).subs(epoch, 'remove', topics)) {
-      this.#stale(client.id, epoch)
-      throw new Error('session taken over')
+      throw this.#takenOver(client.id, epoch)
     }
     await super.removeSubscriptions(client, topics)
     const held = this.#held.get(client.id)
@@ -665,8 +667,7 @@ export class RedisPersistence extends MemoryPersistence {
     const epoch = this.#epochOf(client)
     const result = await this.#scripts.session(client.id).update(epoch, refOf(packet), Number(packet.messageId), encodeStoredPacket(packet))
     if (result === 'stale') {
-      this.#stale(client.id, epoch)
-      throw new Error('session taken over')
+      throw this.#takenOver(client.id, epoch)
     }
     // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway,
     // untracked; aedes would close the connection on an error here.
@@ -739,8 +740,7 @@ export class RedisPersistence extends MemoryPersistence {
     const epoch = this.#epochOf(client)
     const result = await this.#scripts.session(client.id).put(epoch, 'incoming', 'hset', String(packet.messageId), encodeStoredPacket(packet))
     if (result === 'stale') {
-      this.#stale(client.id, epoch)
-      throw new Error('session taken over')
+      throw this.#takenOver(client.id, epoch)
     }
   }
 
@@ -773,8 +773,7 @@ export class RedisPersistence extends MemoryPersistence {
     const epoch = this.#epochOf(client)
     const result = await this.#scripts.session(client.id).put(epoch, 'will', 'set', '', encodeStoredPacket(packet))
     if (result === 'stale') {
-      this.#stale(client.id, epoch)
-      throw new Error('session taken over')
+      throw this.#takenOver(client.id, epoch)
     }
     if (!this.#willBrokers.has(brokerId)) {
       await this.#redis.sadd(this.#keys.willBrokers(), brokerId)
@@ -889,6 +888,11 @@ function fnv1a (text: string): number {
     h = Math.imul(h, 0x01000193) >>> 0
   }
   return h
+}
+
+/** [MQTT-4.7.2-1]: a filter whose first level is a wildcard does not match a `$` topic. */
+function filterSees (filter: string, topic: string): boolean {
+  return !topic.startsWith('$') || (!filter.startsWith('+') && !filter.startsWith('#'))
 }
 
 function capQos (packet: Packet, qos: number): Packet {

@@ -12,6 +12,7 @@ import { closeAll, collect, connect, connectLater, expectNoMore, unique } from '
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { Arrivals } from '../helpers/arrivals.js'
 import { until } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
@@ -126,10 +127,9 @@ describe('node death', { timeout: 60_000 }, () => {
     const topic = unique('stream')
     const clientId = unique('sub')
     const total = 300
-    const seen = new Map<number, number>()
-    const record = (payload: Buffer): void => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) }
+    const arrivals = new Arrivals(total)
     const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
-    first.on('message', (_t, payload) => record(payload))
+    arrivals.watch(first)
     await first.subscribeAsync(topic, { qos: 1 })
     const publisher = await connect(topo.urls[0] ?? '')
     for (let i = 0; i < total; i++) {
@@ -137,13 +137,12 @@ describe('node death', { timeout: 60_000 }, () => {
       if (i === 100) {
         await doomed.kill('SIGKILL')
         const again = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
-        again.client.on('message', (_t, payload) => record(payload))
+        arrivals.watch(again.client)
         await again.connected()
       }
     }
-    await until('every acknowledged publish arrived', () => seen.size === total, LEASE_TTL_MS + 10_000)
-      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
-    t.diagnostic(`duplicates: ${[...seen.values()].filter(c => c > 1).length} of ${total}`)
+    await arrivals.complete('every acknowledged publish arrived', LEASE_TTL_MS + 10_000)
+    t.diagnostic(`duplicates: ${arrivals.duplicates} of ${total}`)
   })
 
   test('a persistent session parked on a node SIGKILLed mid-stream gets every acknowledged publish when it returns', async (t) => {
@@ -168,11 +167,10 @@ describe('node death', { timeout: 60_000 }, () => {
     // ends (then the replay reaches it through the adopter).
     await until('the queue is complete', async () => await admin.zcard(keys.session(clientId).queue) >= total, 10_000).catch(() => {})
     const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
-    const seen = new Map<number, number>()
-    back.client.on('message', (_t, payload) => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) })
+    const arrivals = new Arrivals(total)
+    arrivals.watch(back.client)
     await back.connected()
-    await until('every acknowledged publish arrived', () => seen.size === total, 10_000)
-      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
-    t.diagnostic(`duplicates: ${[...seen.values()].filter(c => c > 1).length} of ${total}`)
+    await arrivals.complete('every acknowledged publish arrived', 10_000)
+    t.diagnostic(`duplicates: ${arrivals.duplicates} of ${total}`)
   })
 })

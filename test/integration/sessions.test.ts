@@ -12,6 +12,7 @@ import { createKeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, connectLater, expectNoMore } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { Arrivals } from '../helpers/arrivals.js'
 import { until } from '../helpers/until.js'
 
 let redis: TestRedis
@@ -105,10 +106,9 @@ describe('persistent sessions on Redis', () => {
   test('a QoS 1 stream to a persistent session that moves to another node mid-stream loses nothing', async (t) => {
     const id = uniqueId('move')
     const total = 300
-    const seen = new Map<number, number>()
-    const record = (payload: Buffer): void => { const i = Number(payload.toString()); seen.set(i, (seen.get(i) ?? 0) + 1) }
+    const arrivals = new Arrivals(total)
     const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
-    first.on('message', (_t, payload) => record(payload))
+    arrivals.watch(first)
     await first.subscribeAsync('move/t', { qos: 1 })
     const publisher = await connect(topo.urls[1] ?? '')
     let second: MqttClient | undefined
@@ -116,16 +116,14 @@ describe('persistent sessions on Redis', () => {
       await publisher.publishAsync('move/t', String(i), { qos: 1 })
       if (i === total / 2) {
         const next = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
-        next.client.on('message', (_t, payload) => record(payload))
+        arrivals.watch(next.client)
         second = next.client
         await next.connected()
       }
     }
-    await until('every acknowledged publish delivered', () => seen.size === total, 10_000)
-      .catch(() => assert.fail(`missing: ${Array.from({ length: total }, (_, i) => i).filter(i => !seen.has(i)).join(',')}`))
+    await arrivals.complete('every acknowledged publish delivered', 10_000)
     await closed(first)
-    const duplicates = [...seen.values()].filter(c => c > 1).length
-    t.diagnostic(`duplicates: ${duplicates}`)
+    t.diagnostic(`duplicates: ${arrivals.duplicates}`)
     assert.equal(second?.connected, true)
   })
 

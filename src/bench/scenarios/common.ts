@@ -19,6 +19,28 @@ export async function within<T> (timeoutMs: number, wait: (resolve: (v: T) => vo
   })
 }
 
+/**
+ * Runs `step(0)` .. `step(total - 1)`, at most `concurrency` at once, reporting progress
+ * every 100 steps; returns how many steps threw (counted as failures, not rethrown).
+ */
+export async function storm (total: number, concurrency: number, opts: BenchOptions, step: (i: number) => Promise<void>): Promise<number> {
+  const started = Date.now()
+  let next = 0
+  let failures = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
+    while (next < total) {
+      const i = next++
+      try {
+        await step(i)
+      } catch {
+        failures++
+      }
+      if (i % 100 === 0) opts.progress?.({ elapsedS: (Date.now() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
+    }
+  }))
+  return failures
+}
+
 export function eventResult (scenario: string, opts: BenchOptions, durationS: number, timings: Record<string, Timings>, facts: BenchResult['facts']): BenchResult {
   return {
     scenario,

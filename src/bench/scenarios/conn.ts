@@ -7,7 +7,7 @@
 import { ClientPool, pick, runId } from '../clients.js'
 import { nowMs } from '../payload.js'
 import type { BenchOptions, BenchResult } from '../types.js'
-import { eventResult, Timings } from './common.js'
+import { eventResult, storm, Timings } from './common.js'
 
 const CONCURRENCY = 50
 
@@ -17,24 +17,14 @@ export async function conn (opts: BenchOptions & { metrics?: string[] }): Promis
   const pool = new ClientPool()
   const id = runId()
   const connack = new Timings()
-  let failures = 0
-  let next = 0
   const rssBefore = await brokerRssMb(opts.metrics)
   const started = nowMs()
   try {
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, total) }, async () => {
-      while (next < total) {
-        const i = next++
-        const t0 = nowMs()
-        try {
-          await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-c${i}`, clean: opts.clean, timeoutMs: opts.timeoutMs })
-          connack.add(nowMs() - t0)
-        } catch {
-          failures++
-        }
-        if (i % 100 === 0) opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
-      }
-    }))
+    const failures = await storm(total, CONCURRENCY, opts, async (i) => {
+      const t0 = nowMs()
+      await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-c${i}`, clean: opts.clean, timeoutMs: opts.timeoutMs })
+      connack.add(nowMs() - t0)
+    })
     const elapsedS = (nowMs() - started) / 1000
     const rssAfter = await brokerRssMb(opts.metrics)
     return eventResult('conn', opts, elapsedS, { connack }, {

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis'
 import { ClientPool, pick, runId } from '../clients.js'
 import { nowMs } from '../payload.js'
 import type { BenchOptions, BenchResult } from '../types.js'
-import { eventResult, Timings } from './common.js'
+import { eventResult, storm, Timings } from './common.js'
 
 const CONCURRENCY = 50
 const FILTERS = 10
@@ -20,27 +20,21 @@ export async function sessions (opts: BenchOptions & { redis?: string[] }): Prom
   const endpoints = [...new Set([...opts.pub, ...opts.sub])]
   const id = runId()
   const setup = new Timings()
-  let failures = 0
-  let next = 0
   const before = await usedMemory(opts.redis)
   const started = nowMs()
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, total) }, async () => {
-    while (next < total) {
-      const i = next++
-      const pool = new ClientPool()
-      const t0 = nowMs()
-      try {
-        const client = await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-s${i}`, clean: false, timeoutMs: opts.timeoutMs })
-        await client.subscribeAsync(Array.from({ length: FILTERS }, (_, f) => `bench/${id}/s${i}/f${f}/+`), { qos: 1 })
-        setup.add(nowMs() - t0)
-        await client.endAsync()
-      } catch {
-        failures++
-        await pool.closeAll()
-      }
-      if (i % 100 === 0) opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
+  const failures = await storm(total, CONCURRENCY, opts, async (i) => {
+    const pool = new ClientPool()
+    const t0 = nowMs()
+    try {
+      const client = await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-s${i}`, clean: false, timeoutMs: opts.timeoutMs })
+      await client.subscribeAsync(Array.from({ length: FILTERS }, (_, f) => `bench/${id}/s${i}/f${f}/+`), { qos: 1 })
+      setup.add(nowMs() - t0)
+      await client.endAsync()
+    } catch (err) {
+      await pool.closeAll()
+      throw err
     }
-  }))
+  })
   const elapsedS = (nowMs() - started) / 1000
   // Parking is asynchronous on the broker side: give the last disconnects a moment.
   await new Promise(resolve => setTimeout(resolve, 500))

@@ -118,6 +118,8 @@ export class RedisPersistence extends MemoryPersistence {
   /** Client ids whose session script is on its way, and kicks that arrived meanwhile. */
   readonly #opening = new Map<string, number>()
   readonly #kickedWhileOpening = new Map<string, string>()
+  /** Settles when the latest session script of a client id on its way here is back. */
+  readonly #openingNow = new Map<string, Promise<void>>()
   /** Session closes in progress (a graceful stop waits for them). */
   readonly #closing = new Set<Promise<void>>()
   /** Connections that have replayed their queue (until then, handed-over messages wait in it). */
@@ -194,11 +196,17 @@ export class RedisPersistence extends MemoryPersistence {
     this.#opening.set(id, (this.#opening.get(id) ?? 0) + 1)
     let result
     try {
-      result = await this.#scripts.session(id).open(me, clean, !clean)
+      const opening = this.#scripts.session(id).open(me, clean, !clean)
+      this.#openingNow.set(id, opening.then(noop, noop))
+      result = await opening
     } finally {
       const n = (this.#opening.get(id) ?? 1) - 1
-      if (n === 0) this.#opening.delete(id)
-      else this.#opening.set(id, n)
+      if (n === 0) {
+        this.#opening.delete(id)
+        this.#openingNow.delete(id)
+      } else {
+        this.#opening.set(id, n)
+      }
     }
     // A newer connect elsewhere may have kicked this one while its script was on its way.
     const kick = this.#kickedWhileOpening.get(id)
@@ -266,10 +274,16 @@ export class RedisPersistence extends MemoryPersistence {
       current.parkedUntil = Date.now() + this.#settings.expiryMs
       return
     }
-    // Deleted (clean session) or stale (taken over meanwhile): nothing of it stays here.
+    if (outcome === 'stale') {
+      // Taken over elsewhere before the kick got here: keep forwarding what still arrives
+      // for it, as after a kick (the enqueue scripts name the new owner).
+      this.#moved(client.id, current, undefined)
+      return
+    }
+    // A clean session ended: nothing of it stays here.
     this.#forgetLocal(client.id)
     this.#owned.delete(client.id)
-    if (outcome === 'deleted') await this.#redis.srem(this.#keys.sessionsOf(this.#links.memberId()), client.id)
+    await this.#redis.srem(this.#keys.sessionsOf(this.#links.memberId()), client.id)
   }
 
   /**
@@ -394,6 +408,9 @@ export class RedisPersistence extends MemoryPersistence {
 
   /** A QoS 1/2 message a peer forwarded for one of our sessions. */
   async deliverDirect (clientId: string, packet: Packet): Promise<void> {
+    // The previous owner learns of a takeover from Redis and may hand a message over
+    // before this node has the reply of its own session script: wait for it.
+    await this.#openingNow.get(clientId)
     const owned = this.#owned.get(clientId)
     if (owned?.movedTo !== undefined) {
       // It moved on while the message was on its way: pass it along.

@@ -19,7 +19,7 @@ export interface ScriptSpec {
 
 export const SCRIPTS = {
   nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes'], argv: ['memberId', 'ttlMs', 'register'] },
-  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes'], argv: ['limit'] },
+  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes'], argv: ['limit', 'memberId', 'minOwnLeaseMs'] },
   routesApply: { file: 'routes-apply.lua', keys: ['filters', 'meta'], argv: ['seq', 'expiryMs', 'changes'], variadic: true },
   routesRead: { file: 'routes-read.lua', keys: ['filters', 'meta'], argv: [] },
   retainedUnindex: { file: 'retained-unindex.lua', keys: ['partition'], argv: ['topic', 'score'] },
@@ -73,9 +73,12 @@ export class Scripts {
     return { held: held === 1, deadlineMs: Number(ms), live: expectStrings(live, 'nodeHeartbeat') }
   }
 
-  /** Removes up to `limit` expired members; the caller is the reaper of those returned. */
-  async nodeSweep (limit: number): Promise<string[]> {
-    return expectStrings(await this.#run('nodeSweep', [this.#keys.nodes()], [limit]), 'nodeSweep')
+  /**
+   * Removes up to `limit` expired members; the caller is the reaper of those returned.
+   * Nothing is removed unless the caller's own lease runs at least `minOwnLeaseMs` more.
+   */
+  async nodeSweep (limit: number, memberId: string, minOwnLeaseMs: number): Promise<string[]> {
+    return expectStrings(await this.#run('nodeSweep', [this.#keys.nodes()], [limit, memberId, minOwnLeaseMs]), 'nodeSweep')
   }
 
   /** Applies route changes ("+filter" / "-filter") under delta number `seq`. */

@@ -11,11 +11,12 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
-import { decodeFrame, type InboxRecord, type PublishRecord } from '../redis/codec.js'
+import type { InboxRecord, PublishRecord } from '../redis/codec.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 import { ClusterEmitter, type Message } from './emitter.js'
 import { Inbox } from './inbox.js'
+import { Journal } from './journal.js'
 import { LocalRoutes } from './local-routes.js'
 import { Outbox } from './outbox.js'
 import { PeerSync } from './peer-sync.js'
@@ -70,17 +71,8 @@ const INBOX_PING_MS = 1000
 const ACK_TIMEOUT_MS = 2000
 /** Frames not yet accepted by Redis above which QoS 0 publishers wait (back-pressure). */
 const BACKPRESSURE_BYTES = 8 * 1024 * 1024
-/** Frames a node keeps in its journal after receiving them (see #journalRetentionMs). */
-const JOURNAL_RETENTION_MS = 5000
-/** Journal entries kept at most per member (approximate trim, a safety cap). */
-const JOURNAL_MAX = 100_000
-/** An inbox outage is taken to start this long before the last answered ping. */
-const RECOVERY_MARGIN_MS = 1000
 /** After a dead member's routes are dropped, how long before its journal is replayed. */
 const REAP_QUIET_MS = 300
-/** Frames read per round trip when a reaper replays a dead member's journal. */
-const JOURNAL_BATCH = 200
-
 /** A QoS 1/2 message from a dead member's journal; `clientId` when it was for one session. */
 export interface JournalEntry { message: Message, clientId?: string }
 
@@ -90,12 +82,11 @@ export class ClusterRouting {
   readonly #deps: ClusterRoutingDeps
   readonly #log: Logger
   readonly #peers = new Set<string>()
-  /** Number of the last frame received from each sender. */
-  readonly #lastSeq = new Map<string, number>()
   /** Peers missing from the live members since (ms), not yet reaped. */
   readonly #missingSince = new Map<string, number>()
   readonly #outbox: Outbox
   readonly #inbox: Inbox
+  readonly #journal: Journal
   readonly #registry: Registry
   readonly #local: LocalRoutes
   readonly #sync: PeerSync
@@ -124,23 +115,36 @@ export class ClusterRouting {
       sender: () => this.#memberId,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
-      journal: async (m, frame) => {
-        await redis.cmd.xadd(keys.journal(m), 'MAXLEN', '~', String(JOURNAL_MAX), '*', 'f', frame)
-      },
+      journal: async (m, frame) => { await this.#journal.append(m, frame) },
       onError: (memberId, records, err) => {
         this.counts.frameErrors++
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
       }
+    })
+    this.#journal = new Journal({
+      redis,
+      keys,
+      memberId: () => this.#memberId,
+      lost: (m) => {
+        if (m.clientId === undefined) this.#deliver(toMessage(m.record))
+        else this.#direct(m.clientId, toMessage(m.record))
+      },
+      replay: () => {
+        const hooks = this.#sessions
+        return hooks === undefined ? undefined : async (m) => await hooks.recovered(toMessage(m.record), m.clientId)
+      },
+      log: this.#log
     })
     this.#inbox = new Inbox({
       redis,
       channel: () => keys.inbox(this.#memberId),
       memberId: () => this.#memberId,
       onRecords: (sender, records, seq) => {
-        this.#checkSequence(sender, seq)
+        this.#journal.received(sender, seq)
         this.#onRecords(sender, records)
       },
-      onRecovered: (since) => { void this.#recover(since) },
+      onTrouble: (since) => { void this.#journal.audit(since) },
+      onRecovered: (since) => { void this.#journal.recover(since) },
       pingIntervalMs: INBOX_PING_MS,
       log: this.#log
     })
@@ -255,100 +259,16 @@ export class ClusterRouting {
     await this.#closing
   }
 
-  /**
-   * How long this node keeps the frames in its journal: it trims at every beat what it
-   * received longer ago than this, long since queued (processing lags by milliseconds).
-   * When it dies, what is left (the last seconds before its death, and everything sent to
-   * it until its reaper drops its routes) is replayed; the older part may be delivered
-   * twice, the rest would otherwise be lost.
-   */
-  get #journalRetentionMs (): number {
-    return JOURNAL_RETENTION_MS
-  }
-
   /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
-  async * journal (memberId: string, from = '-'): AsyncGenerator<JournalEntry> {
-    for await (const frame of this.#journalFrames(memberId, from)) {
-      for (const r of frame.records) {
-        if (r.kind === 'publish' && r.qos > 0) yield { message: toMessage(r) }
-        else if (r.kind === 'direct') yield { message: toMessage(r.publish), clientId: r.clientId }
-      }
-    }
-  }
-
-  /** The frames in `memberId`'s journal from stream id `from`, decoded, oldest first. */
-  async * #journalFrames (memberId: string, from: string): AsyncGenerator<{ sender: string, seq: number, records: InboxRecord[] }> {
-    const key = this.#deps.keys.journal(memberId)
-    let start = from
-    for (;;) {
-      const entries = await this.#deps.redis.cmd.xrangeBuffer(key, start, '+', 'COUNT', JOURNAL_BATCH)
-      if (entries.length === 0) return
-      for (const [id, fields] of entries) {
-        start = `(${id.toString()}`
-        const frame = fields[1]
-        if (frame === undefined) continue
-        try {
-          yield decodeFrame(frame)
-        } catch (err) {
-          this.#log.warn({ err, memberId }, 'journal entry not decodable: skipped')
-        }
-      }
-    }
-  }
-
-  /**
-   * The inbox lost frames between `since` and now (failover, slot move): the QoS 1/2
-   * messages among them are replayed from this node's journal to its persistent sessions,
-   * which queue those they do not have yet.
-   */
-  async #recover (since: number): Promise<void> {
-    const hooks = this.#sessions
-    if (hooks === undefined) return
-    const from = `${Math.max(0, since - RECOVERY_MARGIN_MS)}`
-    let replayed = 0
-    try {
-      for await (const entry of this.journal(this.#memberId, from)) {
-        replayed++
-        await hooks.recovered(entry.message, entry.clientId)
-      }
-      this.#log.info({ since: new Date(since).toISOString(), replayed }, 'inbox outage: journal replayed to persistent sessions')
-    } catch (err) {
-      this.#log.warn({ err }, 'inbox outage: journal not replayed')
-    }
-  }
-
-  /**
-   * Frames from one sender are numbered; a gap means frames were lost on the way (the
-   * inbox's shard failed over or moved). Those that carried QoS 1/2 messages are in this
-   * node's journal: they are processed from there, late but not lost.
-   */
-  #checkSequence (sender: string, seq: number): void {
-    const last = this.#lastSeq.get(sender)
-    this.#lastSeq.set(sender, Math.max(seq, last ?? 0))
-    if (last === undefined || seq <= last + 1) return
-    void this.#fillGap(sender, last + 1, seq - 1)
-  }
-
-  async #fillGap (sender: string, from: number, to: number): Promise<void> {
-    let found = 0
-    try {
-      for await (const frame of this.#journalFrames(this.#memberId, String(Date.now() - JOURNAL_RETENTION_MS))) {
-        if (frame.sender !== sender || frame.seq < from || frame.seq > to) continue
-        found++
-        for (const r of frame.records) {
-          if (r.kind === 'publish' && r.qos > 0) this.#deliver(toMessage(r))
-          else if (r.kind === 'direct') this.#direct(r.clientId, toMessage(r.publish))
-        }
-      }
-      this.#log.warn({ sender, from, to, fromJournal: found }, 'frames from a peer were lost: the QoS 1/2 ones were taken from the journal')
-    } catch (err) {
-      this.#log.warn({ err, sender, from, to }, 'frames from a peer were lost and the journal could not be read')
+  async * journal (memberId: string): AsyncGenerator<JournalEntry> {
+    for await (const m of this.#journal.messages(memberId)) {
+      yield m.clientId === undefined ? { message: toMessage(m.record) } : { message: toMessage(m.record), clientId: m.clientId }
     }
   }
 
   /** Deletes a member's journal (after its reaper replayed it, or when it leaves). */
   async dropJournal (memberId: string): Promise<void> {
-    await this.#deps.redis.cmd.del(this.#deps.keys.journal(memberId))
+    await this.#journal.drop(memberId)
   }
 
   get #routesExpiryMs (): number {
@@ -486,7 +406,7 @@ export class ClusterRouting {
 
   #dropPeer (memberId: string): void {
     this.#missingSince.delete(memberId)
-    this.#lastSeq.delete(memberId)
+    this.#journal.forget(memberId)
     if (!this.#peers.delete(memberId)) return
     this.#sync.drop(memberId)
     this.#outbox.forget(memberId)
@@ -512,9 +432,7 @@ export class ClusterRouting {
     for (const m of live) this.#addPeer(m)
     void this.#checkDigests()
     // Frames older than the retention were queued long ago (or this node would be dead).
-    const minId = String(Date.now() - this.#journalRetentionMs)
-    this.#deps.redis.cmd.xtrim(this.#deps.keys.journal(this.#memberId), 'MINID', '~', minId)
-      .catch((err: unknown) => this.#log.debug({ err }, 'journal not trimmed'))
+    this.#journal.trim()
   }
 
   async #checkDigests (): Promise<void> {
@@ -555,6 +473,7 @@ export class ClusterRouting {
     this.#memberId = `${this.#deps.nodeId}~${randomBytes(4).toString('hex')}`
     this.#log.warn({ old, memberId: this.#memberId }, 'rejoining under a new identity')
     for (const p of [...this.#peers]) this.#dropPeer(p)
+    this.#journal.reset()
     try {
       await this.#join()
       this.#local.reset()

@@ -96,7 +96,8 @@ export class Registry {
     if (this.#sweeping || !this.healthy || Date.now() < this.#sweepAfter) return
     this.#sweeping = true
     try {
-      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT)
+      // A reaper must have renewed its own lease within the last beat or so (see node-sweep.lua).
+      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT, this.#memberId, this.#leaseTtlMs - 2 * this.heartbeatIntervalMs)
       if (reaped.length > 0) this.#events.onReaped(reaped)
     } catch (err) {
       this.#log.debug({ err }, 'lease sweep failed')

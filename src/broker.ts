@@ -6,11 +6,13 @@ import { randomBytes } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Aedes, type Client } from 'aedes'
+import { Aedes, type AedesOptions, type Client } from 'aedes'
 import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import { classifyClientError } from './client-errors.js'
 import { createConnectPolicy } from './aedes/connect-policy.js'
+import { createInflightLimit } from './aedes/inflight.js'
+import { createLimits } from './aedes/limits.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
 import { internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
@@ -21,6 +23,8 @@ import { Connections } from './listeners/connections.js'
 import { startHttpListener } from './listeners/http.js'
 import type { BoundAddress } from './listeners/listen.js'
 import { startTcpListener, type Listener } from './listeners/tcp.js'
+import { startMqttsListener, startWssListener } from './listeners/tls.js'
+import { loadTlsCredentials, type TlsCredentials } from './listeners/tls-credentials.js'
 import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
@@ -42,6 +46,8 @@ export interface Broker {
   readonly cluster: ClusterRouting | undefined
   readonly mqtt: BoundAddress
   readonly ws: BoundAddress | undefined
+  readonly mqtts: BoundAddress | undefined
+  readonly wss: BoundAddress | undefined
   readonly http: BoundAddress | undefined
   readonly aedes: Aedes
   readonly metrics: BrokerMetrics
@@ -88,15 +94,26 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters })
   })
   observe(aedes, log, metrics)
+  // Limits run first, then the hooks aedes was built with (authentication, access control).
+  const limits = createLimits(config.limits, { aedes, metrics, log: deps.log })
+  const hooks = aedes as unknown as Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>
+  hooks.authenticate = limits.authenticate(hooks.authenticate)
+  hooks.authorizePublish = limits.authorizePublish(hooks.authorizePublish)
+  hooks.authorizeSubscribe = limits.authorizeSubscribe(hooks.authorizeSubscribe)
+  const inflight = createInflightLimit({ max: config.limits.maxInflight, queueMax: config.session.queueMax, metrics, refused: limits.refused })
   const fixes = installDeliveryFixes(aedes)
   registerWriteObserver(aedes, {
     sessionPresent: persistence.sessionPresence,
-    publishSent: (qos) => metrics.messagesSent.inc({ qos: String(qos) })
+    publishSent: (qos, client, messageId) => {
+      metrics.messagesSent.inc({ qos: String(qos) })
+      inflight.sent(client, qos, messageId)
+    }
   })
   await aedes.listen()
   if (cluster !== undefined) stopAedesWillSweep(aedes)
 
   const handle = (stream: Duplex, req?: IncomingMessage): void => {
+    if (!limits.admitConnection(stream, req)) return
     const client = internals(aedes.handle(stream, req))
     guardParser(client._parser, config.mqtt.maxPacketSize)
     fixes.onClient(client)
@@ -111,10 +128,12 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
           .catch((err: unknown) => sessionLog.warn({ clientId: client.id, err }, 'session not parked after its connection closed'))
       })
     }
+    inflight.onClient(client)
   }
 
   let closing = false
   const listeners: Listener[] = []
+  let tls: TlsCredentials | undefined
   const listenerLog = deps.log.child({ module: 'listener' })
   const host = config.host
   try {
@@ -124,6 +143,18 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       ? undefined
       : await startWsListener({ host, port: config.ws.port, log: listenerLog, connections, handle })
     if (ws !== undefined) listeners.push(ws)
+    tls = config.mqtts.port === 'off' && config.wss.port === 'off' ? undefined : loadTls(config, listenerLog, metrics)
+    const tlsOptions = tls === undefined
+      ? undefined
+      : { host, log: listenerLog, connections, credentials: tls, clientCertAuth: config.tls.clientCertAuth, handshakeTimeoutMs: config.mqtt.connectTimeoutMs }
+    const mqtts = tlsOptions === undefined || config.mqtts.port === 'off'
+      ? undefined
+      : await startMqttsListener({ ...tlsOptions, port: config.mqtts.port, handle })
+    if (mqtts !== undefined) listeners.push(mqtts)
+    const wss = tlsOptions === undefined || config.wss.port === 'off'
+      ? undefined
+      : await startWssListener({ ...tlsOptions, port: config.wss.port, handle })
+    if (wss !== undefined) listeners.push(wss)
     const http = config.http.port === 'off'
       ? undefined
       : await startHttpListener({
@@ -168,18 +199,28 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       await new Promise<void>(resolve => aedes.close(() => resolve()))
       connections.destroyAll()
       await stopped
+      tls?.close()
       await cluster?.close()
       await http?.close()
       log.info('broker closed')
     }
     log.info({ brokerId, mode, version: VERSION }, 'broker started')
-    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, http: http?.address, aedes, metrics, close }
+    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, close }
   } catch (err) {
+    tls?.close()
     await Promise.all(listeners.map(async l => await l.close()))
     await new Promise<void>(resolve => aedes.close(() => resolve()))
     await cluster?.close()
     throw err
   }
+}
+
+/** The TLS listeners' certificate, key and CA, watched for changes. */
+function loadTls (config: Config, log: Logger, metrics: BrokerMetrics): TlsCredentials {
+  const { certFile, keyFile, caFile, reloadCheckMs } = config.tls
+  // loadConfig refuses a TLS port without both files.
+  if (certFile === undefined || keyFile === undefined) throw new Error('TLS listener without certificate and key')
+  return loadTlsCredentials({ certFile, keyFile, caFile }, { checkIntervalMs: reloadCheckMs, log, reloads: metrics.tlsReloads })
 }
 
 interface ClusterParts {

@@ -12,6 +12,9 @@ export interface ClientProblem {
 }
 
 const RULES: ReadonlyArray<{ test: RegExp, reason: string, level: ClientProblem['level'], publish?: boolean }> = [
+  // Refusals by a configured limit; src/aedes/limits.ts logs them (rate-limited).
+  { test: /publish topic over a limit/, reason: 'limit', level: 'debug', publish: true },
+  { test: /limit reached/, reason: 'limit', level: 'debug' },
   { test: /maximum packet size/, reason: 'packet_too_large', level: 'warn' },
   { test: /UTF-8|U\+0000/, reason: 'invalid_utf8', level: 'warn' },
   { test: /in PUBLISH|topic has too many levels/, reason: 'invalid_topic', level: 'warn', publish: true },

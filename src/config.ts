@@ -16,6 +16,12 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1 to 64 of A-Z a-z 0-9 . _ -')
 const redisSeed = z.string().refine(isRedisSeed, 'expected host:port, redis://… or rediss://…')
 const keyPrefix = z.string().regex(/^[A-Za-z0-9._:-]{0,64}$/, 'use up to 64 of A-Z a-z 0-9 . _ : -')
+/** A limit: a positive count, or 0 for no limit. */
+const limit = z.coerce.number().int().min(0)
+const onOff = z.preprocess(
+  (v) => typeof v === 'string' ? ({ true: true, false: false, on: true, off: false, 1: true, 0: false } as Record<string, boolean | undefined>)[v.toLowerCase()] ?? v : v,
+  z.boolean()
+)
 const redisSeeds = z.preprocess(
   (v) => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s.length > 0) : v,
   z.array(redisSeed)
@@ -39,6 +45,22 @@ export const SETTINGS = [
   { key: 'log.level', env: 'SLOTMQ_LOG_LEVEL', flag: 'log-level', schema: logLevel, default: 'info', description: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
   { key: 'mqtt.maxPacketSize', env: 'SLOTMQ_MQTT_MAX_PACKET_SIZE', flag: 'mqtt-max-packet-size', schema: positiveInt.max(268435455), default: 1048576, description: 'Largest MQTT packet accepted, in bytes; a larger one closes that connection.' },
   { key: 'mqtt.connectTimeoutMs', env: 'SLOTMQ_MQTT_CONNECT_TIMEOUT_MS', flag: 'mqtt-connect-timeout-ms', schema: positiveInt, default: 30000, description: 'Time a new connection has to send CONNECT.' },
+  { key: 'mqtts.port', env: 'SLOTMQ_MQTTS_PORT', flag: 'mqtts-port', schema: optionalPort, default: 'off', description: 'MQTT over TLS port, conventionally 8883 (`off` disables it); needs tls.certFile and tls.keyFile.' },
+  { key: 'wss.port', env: 'SLOTMQ_WSS_PORT', flag: 'wss-port', schema: optionalPort, default: 'off', description: 'MQTT over secure WebSocket port, path /mqtt (`off` disables it); needs tls.certFile and tls.keyFile.' },
+  { key: 'tls.certFile', env: 'SLOTMQ_TLS_CERT_FILE', flag: 'tls-cert-file', schema: z.string().min(1).optional(), default: undefined, description: 'PEM server certificate (chain) for the TLS listeners; reloaded when the file changes.' },
+  { key: 'tls.keyFile', env: 'SLOTMQ_TLS_KEY_FILE', flag: 'tls-key-file', schema: z.string().min(1).optional(), default: undefined, description: 'PEM private key of the server certificate; reloaded when the file changes.' },
+  { key: 'tls.caFile', env: 'SLOTMQ_TLS_CA_FILE', flag: 'tls-ca-file', schema: z.string().min(1).optional(), default: undefined, description: 'PEM CA certificates that sign client certificates (needed for tls.clientCertAuth).' },
+  { key: 'tls.clientCertAuth', env: 'SLOTMQ_TLS_CLIENT_CERT_AUTH', flag: 'tls-client-cert-auth', schema: onOff, default: false, description: 'Require a client certificate signed by tls.caFile on the TLS listeners; its subject CN becomes the user name.' },
+  { key: 'tls.reloadCheckMs', env: 'SLOTMQ_TLS_RELOAD_CHECK_MS', flag: 'tls-reload-check-ms', schema: positiveInt, default: 5000, description: 'How often the certificate, key and CA files are checked for changes.' },
+  { key: 'limits.maxConnections', env: 'SLOTMQ_MAX_CONNECTIONS', flag: 'max-connections', schema: limit, default: 100000, description: 'MQTT clients connected to this node at once; one more gets CONNACK 0x03 (server unavailable). 0: no limit.' },
+  { key: 'limits.maxTopicLength', env: 'SLOTMQ_MAX_TOPIC_LENGTH', flag: 'max-topic-length', schema: limit.max(65535), default: 4096, description: 'Longest topic or topic filter, in UTF-8 bytes: a longer PUBLISH topic closes the connection, a longer SUBSCRIBE filter gets 0x80. 0: no limit.' },
+  { key: 'limits.maxTopicLevels', env: 'SLOTMQ_MAX_TOPIC_LEVELS', flag: 'max-topic-levels', schema: positiveInt.max(100), default: 100, description: 'Most levels in a topic or topic filter (at most 100): more in a PUBLISH closes the connection, in a SUBSCRIBE filter gets 0x80.' },
+  { key: 'limits.maxSubscriptionsPerClient', env: 'SLOTMQ_MAX_SUBSCRIPTIONS_PER_CLIENT', flag: 'max-subscriptions-per-client', schema: limit, default: 1000, description: 'Topic filters one client may hold; each further filter gets SUBACK 0x80. 0: no limit.' },
+  { key: 'limits.maxInflight', env: 'SLOTMQ_MAX_INFLIGHT', flag: 'max-inflight', schema: limit, default: 0, description: 'Outgoing QoS 1/2 messages per connection awaiting PUBACK/PUBCOMP; further deliveries wait in order (up to session.queueMax, then dropped and counted). 0: no limit.' },
+  { key: 'limits.publishRate', env: 'SLOTMQ_PUBLISH_RATE', flag: 'publish-rate', schema: limit, default: 0, description: 'PUBLISH packets per second read from one connection (bursts of one second allowed); a faster client is slowed by reading its socket later, nothing is dropped. 0: no limit.' },
+  { key: 'limits.connectionRate', env: 'SLOTMQ_CONNECTION_RATE', flag: 'connection-rate', schema: limit, default: 0, description: 'New connections per second from one IP address (bursts of one second allowed); excess ones are closed before CONNECT is read. 0: no limit (behind a TCP load balancer every client has its address).' },
+  { key: 'auth.file', env: 'SLOTMQ_AUTH_FILE', flag: 'auth-file', schema: z.string().min(1).optional(), default: undefined, description: 'JSON file of MQTT users (scrypt hashes, see `slotmq users`) and ACL rules; reloaded when it changes and on SIGHUP.' },
+  { key: 'auth.anonymous', env: 'SLOTMQ_AUTH_ANONYMOUS', flag: 'auth-anonymous', schema: onOff, default: true, description: 'Let clients connect without a user name (`false`: they get CONNACK 0x05). A warning is logged when on in Redis modes.' },
   { key: 'shutdown.timeoutMs', env: 'SLOTMQ_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', schema: positiveInt, default: 10000, description: 'Longest a graceful shutdown waits before exiting anyway.' }
 ] as const satisfies readonly SettingSpec[]
 
@@ -55,6 +77,24 @@ export interface Config {
   readonly host: string
   readonly mqtt: { readonly port: number, readonly maxPacketSize: number, readonly connectTimeoutMs: number }
   readonly ws: { readonly port: number | 'off' }
+  readonly mqtts: { readonly port: number | 'off' }
+  readonly wss: { readonly port: number | 'off' }
+  readonly tls: {
+    readonly certFile: string | undefined
+    readonly keyFile: string | undefined
+    readonly caFile: string | undefined
+    readonly clientCertAuth: boolean
+    readonly reloadCheckMs: number
+  }
+  readonly limits: {
+    readonly maxConnections: number
+    readonly maxTopicLength: number
+    readonly maxTopicLevels: number
+    readonly maxSubscriptionsPerClient: number
+    readonly maxInflight: number
+    readonly publishRate: number
+    readonly connectionRate: number
+  }
   readonly http: { readonly port: number | 'off' }
   readonly nodeId: string
   readonly redis: {
@@ -67,6 +107,7 @@ export interface Config {
   readonly cluster: { readonly leaseTtlMs: number }
   readonly session: { readonly expirySeconds: number, readonly queueMax: number }
   readonly log: { readonly level: z.infer<typeof logLevel> }
+  readonly auth: { readonly file: string | undefined, readonly anonymous: boolean }
   readonly shutdown: { readonly timeoutMs: number }
 }
 
@@ -128,6 +169,7 @@ export function loadConfig (sources: ConfigSources): Config {
       problems.push(`${s.key} (${origin.get(s.key) ?? 'default'}): ${why}`)
     }
   }
+  if (problems.length === 0) problems.push(...tlsProblems(values))
   if (problems.length > 0) {
     throw new BrokerError(ERR.CONFIG, 'invalid configuration', { problems })
   }
@@ -141,6 +183,24 @@ export function loadConfig (sources: ConfigSources): Config {
       connectTimeoutMs: get<number>('mqtt.connectTimeoutMs')
     },
     ws: { port: get<number | 'off'>('ws.port') },
+    mqtts: { port: get<number | 'off'>('mqtts.port') },
+    wss: { port: get<number | 'off'>('wss.port') },
+    tls: {
+      certFile: get<string | undefined>('tls.certFile'),
+      keyFile: get<string | undefined>('tls.keyFile'),
+      caFile: get<string | undefined>('tls.caFile'),
+      clientCertAuth: get<boolean>('tls.clientCertAuth'),
+      reloadCheckMs: get<number>('tls.reloadCheckMs')
+    },
+    limits: {
+      maxConnections: get<number>('limits.maxConnections'),
+      maxTopicLength: get<number>('limits.maxTopicLength'),
+      maxTopicLevels: get<number>('limits.maxTopicLevels'),
+      maxSubscriptionsPerClient: get<number>('limits.maxSubscriptionsPerClient'),
+      maxInflight: get<number>('limits.maxInflight'),
+      publishRate: get<number>('limits.publishRate'),
+      connectionRate: get<number>('limits.connectionRate')
+    },
     http: { port: get<number | 'off'>('http.port') },
     // aedes#754/#775: identities must not repeat across process starts, so the
     // default is random; a configured nodeId is still suffixed inside broker.ts.
@@ -155,6 +215,7 @@ export function loadConfig (sources: ConfigSources): Config {
     cluster: { leaseTtlMs: get<number>('cluster.leaseTtlMs') },
     session: { expirySeconds: get<number>('session.expirySeconds'), queueMax: get<number>('session.queueMax') },
     log: { level: get<Config['log']['level']>('log.level') },
+    auth: { file: get<string | undefined>('auth.file'), anonymous: get<boolean>('auth.anonymous') },
     shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') }
   })
 }
@@ -179,6 +240,21 @@ function collectFileValues (
       problems.push(`${key} (${where}): unknown setting`)
     }
   }
+}
+
+/** A TLS listener needs a certificate and its key; client certificates need a CA. */
+function tlsProblems (values: Map<string, unknown>): string[] {
+  const problems: string[] = []
+  const enabled = ['mqtts.port', 'wss.port'].filter(k => values.get(k) !== 'off')
+  if (enabled.length > 0) {
+    for (const key of ['tls.certFile', 'tls.keyFile']) {
+      if (values.get(key) === undefined) problems.push(`${key}: required when ${enabled.join(' and ')} is set`)
+    }
+  }
+  if (values.get('tls.clientCertAuth') === true && values.get('tls.caFile') === undefined) {
+    problems.push('tls.caFile: required when tls.clientCertAuth is true')
+  }
+  return problems
 }
 
 function isRedisSeed (seed: string): boolean {

@@ -44,6 +44,10 @@ export interface BrokerMetrics {
   messagesSent: Counter<'qos'>
   messagesDropped: Counter<'reason'>
   clientErrors: Counter<'reason'>
+  aclDenied: Counter<'action'>
+  authRefused: Counter<'reason'>
+  limitRefused: Counter<'limit'>
+  tlsReloads: Counter<'result'>
 }
 
 export function createMetrics (sources: MetricsSources): BrokerMetrics {
@@ -84,7 +88,11 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     messagesReceived: new Counter({ name: 'slotmq_messages_received_total', help: 'PUBLISH packets received from clients, by QoS', labelNames: ['qos'], registers }),
     messagesSent: new Counter({ name: 'slotmq_messages_sent_total', help: 'PUBLISH packets written to clients, by QoS', labelNames: ['qos'], registers }),
     messagesDropped: new Counter({ name: 'slotmq_messages_dropped_total', help: 'PUBLISH packets refused, by reason', labelNames: ['reason'], registers }),
-    clientErrors: new Counter({ name: 'slotmq_client_errors_total', help: 'Connections closed because of a protocol error or bad input, by reason', labelNames: ['reason'], registers })
+    aclDenied: new Counter({ name: 'slotmq_acl_denied_total', help: 'PUBLISH packets dropped, SUBSCRIBE filters refused (SUBACK 0x80) and deliveries withheld by the ACL, by action (publish, subscribe, deliver)', labelNames: ['action'], registers }),
+    authRefused: new Counter({ name: 'slotmq_auth_refused_total', help: 'CONNECTs refused by authentication, by reason (bad_credentials: CONNACK 0x04, not_authorized: 0x05)', labelNames: ['reason'], registers }),
+    clientErrors: new Counter({ name: 'slotmq_client_errors_total', help: 'Connections closed because of a protocol error or bad input, by reason', labelNames: ['reason'], registers }),
+    limitRefused: new Counter({ name: 'slotmq_limit_refused_total', help: 'Connections, packets, subscriptions and deliveries refused, closed, dropped or delayed by a configured limit, by limit', labelNames: ['limit'], registers }),
+    tlsReloads: new Counter({ name: 'slotmq_tls_reloads_total', help: 'TLS certificate reloads after a file changed, by result (ok, failed)', labelNames: ['result'], registers })
   }
 
   function gauge (name: string, help: string, read: () => number): void {

@@ -17,6 +17,7 @@ import { installDeliveryFixes } from './aedes/delivery.js'
 import { internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { guardParser } from './aedes/parser-guards.js'
+import { skipClosedClientRegistration } from './aedes/register-guard.js'
 import { registerWriteObserver } from './aedes/write-hook.js'
 import { createMetrics, type BrokerMetrics } from './metrics.js'
 import { Connections } from './listeners/connections.js'
@@ -81,6 +82,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     preConnect: policy.preConnect,
     authenticate: policy.authenticate
   })
+  skipClosedClientRegistration(aedes)
   const connections = new Connections()
   const metrics = createMetrics({
     nodeId: config.nodeId,

@@ -1,0 +1,57 @@
+/**
+ * aedes registers a connecting client after restoring its session; a client whose
+ * connection closed in between must not be registered (src/aedes/register-guard.ts).
+ * Found by the fuzz test: on a Redis-backed node such clients stayed in aedes' client
+ * table and in `connectedClients` for good.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
+import type { Client } from 'aedes'
+import { closeAll, connect, unique } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+
+let topo: Topology
+let server: Server
+before(async () => {
+  topo = await startNodes(1)
+  server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+})
+after(async () => {
+  await closeAll()
+  await topo.close()
+  server.close()
+})
+
+/** A real aedes client on a real socket, as the listener would hand it over. */
+async function aedesClient (): Promise<Client> {
+  const port = (server.address() as { port: number }).port
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const socket = netConnect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  const [conn] = await accepted
+  return topo.nodes[0]?.aedes.handle(conn) as Client
+}
+
+test('[MQTT-3.1.4-2] a client whose connection closed before aedes registered it neither stays registered nor takes over a live client with its id', async () => {
+  const aedes = topo.nodes[0]?.aedes
+  assert.ok(aedes !== undefined)
+  const clientId = unique('same')
+  const live = await connect(topo.urls[0] ?? '', { clientId })
+  const before = aedes.connectedClients
+
+  // aedes' connect sequence: the CONNECT's client id is set, the session restored, and
+  // the connection closes (reset, or a malformed packet) before registerClient runs.
+  const dead = await aedesClient()
+  ;(dead as { id: string }).id = clientId
+  await new Promise<void>(resolve => dead.close(() => resolve()))
+  ;(aedes as unknown as { registerClient: (c: Client) => void }).registerClient(dead)
+
+  assert.equal(aedes.connectedClients, before)
+  assert.notEqual((aedes as unknown as { clients: Record<string, Client> }).clients[clientId], dead)
+  assert.equal(live.connected, true)
+  await live.publishAsync(`${clientId}/still`, 'here', { qos: 1 })
+})

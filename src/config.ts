@@ -20,7 +20,7 @@ const keyPrefix = z.string().regex(/^[A-Za-z0-9._:-]{0,64}$/, 'use up to 64 of A
 const limit = z.coerce.number().int().min(0)
 const onOff = z.preprocess(
   (v) => typeof v === 'string' ? ({ true: true, false: false, on: true, off: false, 1: true, 0: false } as Record<string, boolean | undefined>)[v.toLowerCase()] ?? v : v,
-  z.boolean()
+  z.boolean({ error: 'use true or false' })
 )
 const redisSeeds = z.preprocess(
   (v) => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s.length > 0) : v,
@@ -169,7 +169,7 @@ export function loadConfig (sources: ConfigSources): Config {
       problems.push(`${s.key} (${origin.get(s.key) ?? 'default'}): ${why}`)
     }
   }
-  if (problems.length === 0) problems.push(...tlsProblems(values))
+  problems.push(...tlsProblems(values))
   if (problems.length > 0) {
     throw new BrokerError(ERR.CONFIG, 'invalid configuration', { problems })
   }
@@ -245,13 +245,13 @@ function collectFileValues (
 /** A TLS listener needs a certificate and its key; client certificates need a CA. */
 function tlsProblems (values: Map<string, unknown>): string[] {
   const problems: string[] = []
-  const enabled = ['mqtts.port', 'wss.port'].filter(k => values.get(k) !== 'off')
+  const enabled = ['mqtts.port', 'wss.port'].filter(k => values.has(k) && values.get(k) !== 'off')
   if (enabled.length > 0) {
     for (const key of ['tls.certFile', 'tls.keyFile']) {
-      if (values.get(key) === undefined) problems.push(`${key}: required when ${enabled.join(' and ')} is set`)
+      if (values.has(key) && values.get(key) === undefined) problems.push(`${key}: required when ${enabled.join(' and ')} is set`)
     }
   }
-  if (values.get('tls.clientCertAuth') === true && values.get('tls.caFile') === undefined) {
+  if (values.get('tls.clientCertAuth') === true && values.has('tls.caFile') && values.get('tls.caFile') === undefined) {
     problems.push('tls.caFile: required when tls.clientCertAuth is true')
   }
   return problems

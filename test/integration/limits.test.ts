@@ -120,6 +120,19 @@ describe('limits.maxTopicLength and limits.maxTopicLevels', { timeout: 30_000 },
     assert.equal((await got.waitFor(1))[0]?.payload, 'fits')
   })
 
+  test('a will whose topic is longer than the limit is not published', async () => {
+    const sub = await connect(url)
+    const got = collect(sub)
+    await sub.subscribeAsync('will/#', { qos: 1 })
+    const before = await refusals(topo, 'topic_length')
+    const willed = await rawConnect(url)
+    willed.send(connectPacket(unique('will'), { will: { topic: 'will/' + 'x'.repeat(40), payload: Buffer.from('gone'), qos: 1, retain: false } }))
+    await willed.next('connack')
+    willed.socket.destroy()
+    await until('the will is refused', async () => await refusals(topo, 'topic_length') === before + 1)
+    assert.equal(got.messages.length, 0)
+  })
+
   test('a PUBLISH with more topic levels than the limit closes that connection', async () => {
     const others = await bystander(url)
     const before = await refusals(topo, 'topic_levels')
@@ -217,6 +230,23 @@ describe('limits.maxInflight', { timeout: 30_000 }, () => {
       slow.send({ cmd: 'puback', messageId: next.messageId })
     }
     assert.deepEqual(payloads, ['m1', 'm2', 'm3', 'm4', 'm5'])
+  })
+
+  test('a QoS 0 message waits behind held QoS 1 messages, so the order is kept', async () => {
+    const topic = unique('order')
+    const slow = await rawSession(url)
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] })
+    await slow.next('suback')
+    const pub = await connect(url)
+    for (let i = 1; i <= 3; i++) await pub.publishAsync(topic, `q1 ${i}`, { qos: 1 })
+    await pub.publishAsync(topic, 'q0', { qos: 0 })
+    const order: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const p = await slow.next('publish') as Packet & { messageId?: number, payload: Buffer, qos: number }
+      order.push(p.payload.toString())
+      if (p.qos > 0) slow.send({ cmd: 'puback', messageId: p.messageId as number })
+    }
+    assert.deepEqual(order, ['q1 1', 'q1 2', 'q1 3', 'q0'])
   })
 })
 

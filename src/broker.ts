@@ -11,6 +11,9 @@ import type { Config } from './config.js'
 import type { Logger } from './logger.js'
 import { classifyClientError } from './client-errors.js'
 import { createConnectPolicy } from './aedes/connect-policy.js'
+import { readAuthFile } from './auth/auth-file.js'
+import { createAuth, CONNACK_BAD_CREDENTIALS } from './auth/authenticator.js'
+import { RedisUsers } from './auth/redis-users.js'
 import { createInflightLimit } from './aedes/inflight.js'
 import { createLimits } from './aedes/limits.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
@@ -52,6 +55,8 @@ export interface Broker {
   readonly http: BoundAddress | undefined
   readonly aedes: Aedes
   readonly metrics: BrokerMetrics
+  /** Reads the auth file again (SIGHUP); false when it is invalid and the old one stays. */
+  reloadAuth: () => Promise<boolean>
   /** Stops accepting, closes every client, releases the ports. Safe to call twice. */
   close: () => Promise<void>
 }
@@ -59,14 +64,26 @@ export interface Broker {
 export async function createBroker (config: Config, deps: { log: Logger }): Promise<Broker> {
   const log = deps.log.child({ module: 'broker' })
   const brokerId = `${config.nodeId}~${randomBytes(4).toString('hex')}`
+  // A bad auth file is a configuration error, found before Redis is joined.
+  const authFile = config.auth.file === undefined ? undefined : await readAuthFile(config.auth.file)
   const cluster = config.redis.seeds.length > 0 ? await joinCluster(config, deps.log, brokerId) : undefined
+  const auth = await createAuth({
+    file: config.auth.file,
+    initial: authFile,
+    anonymous: config.auth.anonymous,
+    log: deps.log,
+    redisUsers: cluster === undefined ? undefined : new RedisUsers(cluster.redis.cmd, createKeySpace(config.redis.keyPrefix)),
+    onDenied: (action) => metrics.aclDenied.inc({ action }),
+    onRefused: (code) => metrics.authRefused.inc({ reason: code === CONNACK_BAD_CREDENTIALS ? 'bad_credentials' : 'not_authorized' })
+  }).catch(async (err: unknown) => { await cluster?.close(); throw err })
   const mode: BrokerMode = cluster === undefined ? 'standalone' : cluster.redis.capabilities.mode === 'cluster' ? 'redis-cluster' : 'redis'
   const persistence = cluster?.persistence ?? new StandalonePersistence()
   const sessionLog = deps.log.child({ module: 'sessions' })
   const redisPersistence = cluster?.persistence
   const policy = createConnectPolicy(redisPersistence === undefined
-    ? {}
+    ? { checkCredentials: auth.checkCredentials }
     : {
+        checkCredentials: auth.checkCredentials,
         openSession: async (client) => { await redisPersistence.open(client as unknown as ClientLike, client.clean) },
         onSessionError: (client, err) => {
           // Losing a race to a newer connect elsewhere is normal; Redis failing is not.
@@ -80,8 +97,12 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     ...(cluster === undefined ? {} : { mq: cluster.routing.emitter as unknown as NonNullable<ConstructorParameters<typeof Aedes>[0]>['mq'] }),
     connectTimeout: config.mqtt.connectTimeoutMs,
     preConnect: policy.preConnect,
-    authenticate: policy.authenticate
+    authenticate: policy.authenticate,
+    authorizePublish: auth.authorizePublish,
+    authorizeSubscribe: auth.authorizeSubscribe,
+    authorizeForward: auth.authorizeForward
   })
+  auth.install(aedes)
   skipClosedClientRegistration(aedes)
   const connections = new Connections()
   const metrics = createMetrics({
@@ -202,16 +223,18 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       connections.destroyAll()
       await stopped
       tls?.close()
+      auth.close()
       await cluster?.close()
       await http?.close()
       log.info('broker closed')
     }
     log.info({ brokerId, mode, version: VERSION }, 'broker started')
-    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, close }
+    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, reloadAuth: auth.reload, close }
   } catch (err) {
     tls?.close()
     await Promise.all(listeners.map(async l => await l.close()))
     await new Promise<void>(resolve => aedes.close(() => resolve()))
+    auth.close()
     await cluster?.close()
     throw err
   }

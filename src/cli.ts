@@ -59,6 +59,8 @@ export function helpText (): string {
     'Usage:',
     '  slotmq [start] [options]   start a broker node (standalone when no Redis is configured)',
     '  slotmq bench ...           load generator and broker comparison (slotmq bench --help)',
+    '  slotmq users add|remove|list ...',
+    '                             MQTT users in the auth file or in Redis (slotmq users --help)',
     '  slotmq help                show this help',
     '  slotmq version             print the version',
     '',
@@ -70,6 +72,7 @@ export function helpText (): string {
     '  -v, --version',
     '',
     'Precedence: defaults < config file < environment variables < flags.',
+    'SIGHUP reloads the auth file (it is also reloaded when it changes).',
     'Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 when the node cannot run',
     '(for example a port in use), 2 for invalid configuration or usage.',
     ''

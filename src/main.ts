@@ -11,6 +11,7 @@ import { VERSION } from './version.js'
 
 export async function main (argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv[0] === 'bench') return await bench(argv.slice(1))
+  if (argv[0] === 'users') return await users(argv.slice(1), env)
   let commandLine: CommandLine
   let config: Config
   try {
@@ -35,14 +36,18 @@ export async function main (argv: readonly string[], env: Record<string, string 
     broker = await createBroker(config, { log })
   } catch (err) {
     log.fatal({ err }, 'broker failed to start')
+    if (err instanceof BrokerError && err.code === ERR.AUTH_FILE) return reportStartupError(err)
     process.stderr.write(`slotmq: ${err instanceof Error ? err.message : String(err)}\n`)
     return err instanceof BrokerError && err.code === ERR.REDIS_MODE ? EXIT_CONFIG : 1
   }
 
+  const reloadAuth = (): void => { void broker.reloadAuth() }
+  process.on('SIGHUP', reloadAuth)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
     process.once('SIGTERM', () => resolve('SIGTERM'))
     process.once('SIGINT', () => resolve('SIGINT'))
   })
+  process.off('SIGHUP', reloadAuth)
   log.info({ signal }, 'shutting down')
   const timer = setTimeout(() => {
     log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out')
@@ -81,6 +86,24 @@ async function bench (args: string[]): Promise<number> {
       return EXIT_CONFIG
     }
     return 1
+  }
+}
+
+async function users (args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { usersCommand } = await import('./auth/users-command.js')
+  const readStdin = async (): Promise<string> => {
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  }
+  try {
+    return await usersCommand(args, { env, readStdin, out: (text) => process.stdout.write(text) })
+  } catch (err) {
+    if (!(err instanceof BrokerError)) throw err
+    const lines = [`slotmq users: ${err.message}`, ...err.problems.map(p => `  - ${p}`)]
+    if (err.code === ERR.USAGE) lines.push('Run `slotmq users --help` for the commands and options.')
+    process.stderr.write(lines.join('\n') + '\n')
+    return err.code === ERR.USAGE || err.code === ERR.CONFIG || err.code === ERR.AUTH_FILE ? EXIT_CONFIG : 1
   }
 }
 

@@ -31,6 +31,8 @@ export interface KeySpace {
   wills: (brokerId: string) => string
   /** Broker ids that have a will index. */
   willBrokers: () => string
+  /** MQTT users kept in Redis: hash user name -> password hash, and a version bumped on every change. */
+  auth: () => { users: string, version: string }
 }
 
 export interface SessionKeys {
@@ -89,7 +91,9 @@ export function createKeySpace (prefix = ''): KeySpace {
     // <prefix>mqtt:{w:<brokerId>}
     wills: (brokerId) => `${base}{w:${encodeId(brokerId)}}`,
     // <prefix>mqtt:{wb}
-    willBrokers: () => `${base}{wb}`
+    willBrokers: () => `${base}{wb}`,
+    // <prefix>mqtt:{auth}:users | :version
+    auth: () => ({ users: `${base}{auth}:users`, version: `${base}{auth}:version` })
   }
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import type { Packet } from 'mqtt-packet'
 import { closeAll, collect, connect, connectPacket, rawConnect, unique, type RawClient } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
+import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { until } from '../helpers/until.js'
 
 async function refusals (topo: Topology, limit: string): Promise<number> {
@@ -249,6 +250,49 @@ describe('limits.maxInflight', { timeout: 30_000 }, () => {
     assert.deepEqual(order, ['q1 1', 'q1 2', 'q1 3', 'q0'])
   })
 })
+
+/** Held deliveries of a persistent session survive its connection: they are in its stored queue. */
+for (const mode of ['standalone', 'redis-cluster'] as const) {
+  describe(`limits.maxInflight with a persistent session (${mode})`, { timeout: 60_000 }, () => {
+    let topo: Topology
+    let redis: TestRedis | undefined
+    before(async () => {
+      redis = mode === 'redis-cluster' ? await useRedisCluster() : undefined
+      const cluster: Record<string, string> = redis === undefined ? {} : { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() }
+      topo = await startNodes(mode === 'standalone' ? 1 : 2, { 'max-inflight': '1', ...cluster })
+    })
+    afterEach(closeAll)
+    after(async () => {
+      await topo.close()
+      await redis?.stop()
+    })
+
+    test('[MQTT-4.4.0-1] messages held back when the connection closed are sent after the session resumes', async () => {
+      const topic = unique('held')
+      const clientId = unique('persistent')
+      const first = await rawConnect(topo.urls[0] as string)
+      first.send(connectPacket(clientId, { clean: false }))
+      await first.next('connack')
+      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] })
+      await first.next('suback')
+      const pub = await connect(topo.urls[0] as string)
+      for (let i = 1; i <= 3; i++) await pub.publishAsync(topic, `m${i}`, { qos: 1 })
+      assert.equal((await first.next('publish') as Packet & { payload: Buffer }).payload.toString(), 'm1')
+      first.socket.destroy()
+      await first.closedByBroker()
+      const again = await rawConnect(topo.urls[topo.urls.length - 1] as string)
+      again.send(connectPacket(clientId, { clean: false }))
+      assert.equal((await again.next('connack') as Packet & { sessionPresent: boolean }).sessionPresent, true)
+      const payloads: string[] = []
+      for (let i = 0; i < 3; i++) {
+        const p = await again.next('publish', 10_000) as Packet & { messageId: number, payload: Buffer }
+        payloads.push(p.payload.toString())
+        again.send({ cmd: 'puback', messageId: p.messageId })
+      }
+      assert.deepEqual(payloads, ['m1', 'm2', 'm3'])
+    })
+  })
+}
 
 describe('limits.publishRate', { timeout: 30_000 }, () => {
   let topo: Topology

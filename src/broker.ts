@@ -27,7 +27,7 @@ import { Connections } from './listeners/connections.js'
 import { startHttpListener } from './listeners/http.js'
 import type { BoundAddress } from './listeners/listen.js'
 import { startTcpListener, type Listener } from './listeners/tcp.js'
-import { startMqttsListener, startWssListener } from './listeners/tls.js'
+import { certificateUser, startMqttsListener, startWssListener } from './listeners/tls.js'
 import { loadTlsCredentials, type TlsCredentials } from './listeners/tls-credentials.js'
 import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
@@ -72,6 +72,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     initial: authFile,
     anonymous: config.auth.anonymous,
     log: deps.log,
+    certificateUser,
     redisUsers: cluster === undefined ? undefined : new RedisUsers(cluster.redis.cmd, createKeySpace(config.redis.keyPrefix)),
     onDenied: (action) => metrics.aclDenied.inc({ action }),
     onRefused: (code) => metrics.authRefused.inc({ reason: code === CONNACK_BAD_CREDENTIALS ? 'bad_credentials' : 'not_authorized' })

@@ -186,6 +186,39 @@ describe('TLS with client certificate authentication', { timeout: 60_000, skip }
   })
 })
 
+describe('a client certificate as credentials', { timeout: 60_000, skip }, () => {
+  let pki: TestPki
+  let topo: Topology
+  let ca: Buffer
+  before(async () => {
+    pki = makePki()
+    ca = readFileSync(pki.caFile)
+    topo = await startNodes(1, tlsFlags(pki, pki.issue('server', 'localhost', 'server'), { 'tls-client-cert-auth': 'true', 'auth-anonymous': 'false' }))
+  })
+  afterEach(closeAll)
+  after(async () => {
+    await topo.close()
+    pki.remove()
+  })
+
+  test('with anonymous clients refused, a client with a CA-signed certificate and no user name is let in over mqtts and wss', async () => {
+    const device = pki.issue('device', 'device-7', 'client')
+    const tlsOpts = { ca, key: readFileSync(device.keyFile), cert: readFileSync(device.certFile) }
+    const topic = unique('cert')
+    const sub = await connect(`wss://127.0.0.1:${topo.nodes[0]?.wss?.port ?? 0}/mqtt`, tlsOpts)
+    const got = collect(sub)
+    await sub.subscribeAsync(topic, { qos: 1 })
+    const pub = await connect(`mqtts://127.0.0.1:${topo.nodes[0]?.mqtts?.port ?? 0}`, tlsOpts)
+    await pub.publishAsync(topic, 'from device-7', { qos: 1 })
+    assert.equal((await got.waitFor(1))[0]?.payload, 'from device-7')
+  })
+
+  test('[MQTT-3.2.2-5] with anonymous clients refused, a client on plain TCP without a user name gets CONNACK 0x05', async () => {
+    const { connected } = connectLater(topo.urls[0] as string)
+    await assert.rejects(connected(), /Not authorized|5/)
+  })
+})
+
 describe('TLS configuration', { skip }, () => {
   test('a TLS port without certificate and key is a configuration error naming both', () => {
     assert.throws(() => loadConfig({ flags: { 'mqtts-port': '8883' } }), (err: BrokerError) => {

@@ -5,6 +5,9 @@
  */
 import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Packet } from 'mqtt-packet'
 import { bystander, rawSession, refusals, subscribe } from '../helpers/limits.js'
 import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
@@ -149,6 +152,38 @@ describe('limits.maxSubscriptionsPerClient', { timeout: 30_000 }, () => {
     raw.send({ cmd: 'unsubscribe', messageId: 999, unsubscriptions: [`${p}/1`] })
     await raw.next('unsuback')
     assert.deepEqual(await subscribe(raw, [[`${p}/4`, 1]]), [1])
+  })
+})
+
+describe('limits.maxSubscriptionsPerClient with access control rules', { timeout: 30_000 }, () => {
+  let topo: Topology
+  let dir: string
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'slotmq-limits-'))
+    const authFile = join(dir, 'auth.json')
+    writeFileSync(authFile, JSON.stringify({ acl: [{ action: 'all', topic: '#' }, { permission: 'deny', action: 'subscribe', topic: 'secret/#' }] }))
+    topo = await startNodes(1, { 'max-subscriptions-per-client': '2', 'auth-file': authFile })
+  })
+  afterEach(closeAll)
+  after(async () => {
+    await topo.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('a filter the ACL refuses gets 0x80 and takes no place under the limit', async () => {
+    const raw = await rawSession(topo.urls[0] as string)
+    assert.deepEqual(await subscribe(raw, [['secret/a', 1], ['open/1', 1]]), [128, 1])
+    assert.deepEqual(await subscribe(raw, [['open/2', 1]]), [1])
+    assert.deepEqual(await subscribe(raw, [['open/3', 1]]), [128])
+  })
+
+  test('a filter over a limit is refused by the limit before the ACL sees it', async () => {
+    const aclDenied = async (): Promise<string> => await topo.nodes[0]?.metrics.registry.getSingleMetricAsString('slotmq_acl_denied_total') ?? ''
+    const before = { limit: await refusals(topo, 'topic_length'), acl: await aclDenied() }
+    const raw = await rawSession(topo.urls[0] as string)
+    assert.deepEqual(await subscribe(raw, [['secret/' + 'x'.repeat(5000), 1]]), [128])
+    assert.equal(await refusals(topo, 'topic_length'), before.limit + 1)
+    assert.equal(await aclDenied(), before.acl)
   })
 })
 

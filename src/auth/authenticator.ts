@@ -23,6 +23,7 @@ import { pollRedisUsers, type RedisUsers } from './redis-users.js'
 
 export const CONNACK_BAD_CREDENTIALS = 4
 export const CONNACK_NOT_AUTHORIZED = 5
+const CONNACK_SERVER_UNAVAILABLE = 3
 const REDIS_POLL_MS = 1000
 const FILE_DEBOUNCE_MS = 200
 
@@ -156,7 +157,13 @@ export async function createAuth (options: AuthOptions): Promise<Auth> {
 
   return {
     async checkCredentials (client, username, password) {
-      const who = await identify(client, username, password)
+      let who: string | undefined | number
+      try {
+        who = await identify(client, username, password)
+      } catch (err) {
+        log.error({ err, clientId: client.id }, 'credentials not checked: CONNACK server unavailable')
+        return CONNACK_SERVER_UNAVAILABLE
+      }
       let refusal = typeof who === 'number' ? who : undefined
       if (typeof who !== 'number') {
         const identity = { username: who, clientId: client.id }

@@ -56,3 +56,10 @@ test('a topic belongs to the retained partition of its first level', () => {
   assert.equal(firstLevel('/leading'), '')
   assert.equal(firstLevel('$SYS/x'), '$SYS')
 })
+
+test('the Redis users hash and its version share one slot, so one MULTI changes both', () => {
+  const keys = createKeySpace('t-1:').auth()
+  assert.equal(calculateSlot(keys.users), calculateSlot(keys.version))
+  assert.equal(tagOf(keys.users), 'auth')
+  assert.ok(keys.users.startsWith('t-1:mqtt:{auth}'))
+})

@@ -39,6 +39,7 @@ export const SETTINGS = [
   { key: 'redis.username', env: 'SLOTMQ_REDIS_USERNAME', flag: 'redis-username', schema: z.string().min(1).optional(), default: undefined, description: 'Redis ACL user (a user inside a redis:// URL takes precedence).' },
   { key: 'redis.password', env: 'SLOTMQ_REDIS_PASSWORD', flag: 'redis-password', schema: z.string().min(1).optional(), default: undefined, description: 'Redis password; prefer the environment variable (never logged).' },
   { key: 'redis.keyPrefix', env: 'SLOTMQ_REDIS_PREFIX', flag: 'redis-prefix', schema: keyPrefix, default: '', description: 'Prefix for every Redis key and channel, so several brokers can share one Redis.' },
+  { key: 'redis.tlsCaFile', env: 'SLOTMQ_REDIS_TLS_CA_FILE', flag: 'redis-tls-ca-file', schema: z.string().min(1).optional(), default: undefined, description: 'PEM file of CA certificates trusted for rediss:// seeds, for a Redis whose certificate a private CA signed (Memorystore, self-hosted); default: the system CAs.' },
   { key: 'cluster.leaseTtlMs', env: 'SLOTMQ_LEASE_TTL_MS', flag: 'lease-ttl-ms', schema: positiveInt.min(1000), default: 5000, description: 'A node whose lease is not renewed for this long is dead to its peers (renewed every third of it).' },
   { key: 'session.expirySeconds', env: 'SLOTMQ_SESSION_EXPIRY', flag: 'session-expiry', schema: positiveInt, default: 7200, description: 'Seconds a parked persistent session (its client away) is kept, with its queue, before it is deleted. Redis modes; a standalone node keeps sessions until it stops.' },
   { key: 'session.queueMax', env: 'SLOTMQ_SESSION_QUEUE_MAX', flag: 'session-queue-max', schema: positiveInt, default: 1000, description: 'QoS 1/2 messages queued per persistent session; beyond it the oldest are dropped and counted. Redis modes.' },
@@ -103,6 +104,7 @@ export interface Config {
     readonly username: string | undefined
     readonly password: string | undefined
     readonly keyPrefix: string
+    readonly tlsCaFile: string | undefined
   }
   readonly cluster: { readonly leaseTtlMs: number }
   readonly session: { readonly expirySeconds: number, readonly queueMax: number }
@@ -210,7 +212,8 @@ export function loadConfig (sources: ConfigSources): Config {
       mode: get<Config['redis']['mode']>('redis.mode'),
       username: get<string | undefined>('redis.username'),
       password: get<string | undefined>('redis.password'),
-      keyPrefix: get<string>('redis.keyPrefix')
+      keyPrefix: get<string>('redis.keyPrefix'),
+      tlsCaFile: get<string | undefined>('redis.tlsCaFile')
     },
     cluster: { leaseTtlMs: get<number>('cluster.leaseTtlMs') },
     session: { expirySeconds: get<number>('session.expirySeconds'), queueMax: get<number>('session.queueMax') },

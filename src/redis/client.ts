@@ -6,6 +6,8 @@
  * `cmd` for commands and scripts, `sub` for this node's inbox subscription. The probe's
  * choice is logged and shown on /ready.
  */
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { Cluster, Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { BrokerError, ERR } from '../errors.js'
@@ -72,7 +74,7 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
   const base = {
     ...(auth.username === undefined ? {} : { username: auth.username }),
     ...(auth.password === undefined ? {} : { password: auth.password }),
-    ...(first.tls ? { tls: { servername: first.host } } : {}),
+    ...(first.tls ? { tls: tlsOptions(first.host, config.redis.tlsCaFile) } : {}),
     connectionName: `slotmq:${deps.memberName}`,
     enableAutoPipelining: true
   }
@@ -146,6 +148,23 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
       await Promise.all([quit(cmd), quit(sub)])
     }
   }
+}
+
+/**
+ * TLS options for rediss:// seeds: SNI with the seed's host name (never an IP address,
+ * which RFC 6066 does not allow), and the CAs of redis.tlsCaFile instead of the system
+ * ones when it is set (Memorystore's per-instance CA, a self-hosted CA).
+ */
+function tlsOptions (host: string, caFile: string | undefined): { servername?: string, ca?: Buffer } {
+  let ca: Buffer | undefined
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile)
+    } catch (err) {
+      throw new BrokerError(ERR.CONFIG_FILE, `cannot read redis.tlsCaFile ${caFile}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return { ...(isIP(host) === 0 ? { servername: host } : {}), ...(ca === undefined ? {} : { ca }) }
 }
 
 async function quit (client: RedisClient): Promise<void> {

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import type { Broker } from '../../src/broker.js'
+import { readAuthFile } from '../../src/auth/auth-file.js'
 import { hashPassword } from '../../src/auth/password.js'
+import { usersCommand } from '../../src/auth/users-command.js'
 import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { runSlotmq, startNodeProcess } from '../helpers/process.js'
@@ -197,6 +199,29 @@ describe('users kept in Redis', () => {
   })
 })
 
+describe('users in the auth file', () => {
+  test('`slotmq users` edits the auth file of a running node, which accepts the change without a restart and keeps the rules', async (t) => {
+    const file = await newAuthFile()
+    const topo = await startNodes(1, { 'auth-file': file, 'auth-anonymous': 'false' })
+    t.after(async () => { await closeAll(); await topo.close() })
+    const url = topo.urls[0] ?? ''
+    assert.equal(await connackCode(url, { username: 'dave', password: 'dave-pw' }), 4)
+
+    const out: string[] = []
+    const io = { env: {}, readStdin: async () => 'dave-pw\n', out: (text: string) => { out.push(text) } }
+    assert.equal(await usersCommand(['add', 'dave', '--password-stdin', '--auth-file', file], io), 0)
+    await until('dave is accepted', async () => await connackCode(url, { username: 'dave', password: 'dave-pw' }) === 0, 10_000, { intervalMs: 100 })
+    assert.equal((await readAuthFile(file)).rules.length, RULES.length)
+
+    const listed = await runSlotmq(['users', 'list', '--auth-file', file])
+    assert.equal(listed.stdout, 'alice\ndave\nwatcher\n')
+    const removed = await runSlotmq(['users', 'remove', 'dave', '--auth-file', file])
+    assert.equal(removed.code, 0, removed.stderr)
+    await until('dave is refused', async () => await connackCode(url, { username: 'dave', password: 'dave-pw' }) === 4, 10_000, { intervalMs: 100 })
+    assert.deepEqual(out, [`user dave added to ${file}\n`])
+  })
+})
+
 describe('auth file reloads', () => {
   let topo: Topology
   let file: string
@@ -235,6 +260,16 @@ describe('start-up', () => {
     assert.match(r.stderr, new RegExp(`auth file ${file} is invalid`))
     assert.match(r.stderr, /users\.alice: expected scrypt/)
     assert.match(r.stderr, /acl\[0\]\.action/)
+  })
+
+  test('SIGHUP reloads the auth file of a running node, which keeps running', async (t) => {
+    const file = await newAuthFile()
+    const node = await startNodeProcess(['--auth-file', file], 30_000)
+    t.after(async () => { await node.kill('SIGTERM') })
+    node.child.kill('SIGHUP')
+    await until('the reload is logged', () => node.logs.some(l => l.msg === 'auth file reloaded'), 10_000)
+    assert.equal(node.child.exitCode, null)
+    assert.equal(await connackCode(`mqtt://127.0.0.1:${node.ports.mqtt}`, { username: 'alice', password: 'alice-pw' }), 0)
   })
 
   test('anonymous access in a Redis mode is announced with a warning at start-up', async (t) => {

@@ -64,9 +64,10 @@ function tally (sockets: FloodSocket[]): Record<Ending, number> {
   return counts
 }
 
+/** slotmq_limit_refused_total{limit} as GET /metrics shows it. */
 async function refusals (topo: Topology, limit: string): Promise<number> {
-  const text = await topo.nodes[0]?.metrics.registry.getSingleMetricAsString('slotmq_limit_refused_total') ?? ''
-  const m = new RegExp(`limit="${limit}"\\} (\\d+)`).exec(text)
+  const text = await (await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/metrics`)).text()
+  const m = new RegExp(`slotmq_limit_refused_total\\{limit="${limit}"\\} (\\d+)`).exec(text)
   return m === null ? 0 : Number(m[1])
 }
 

@@ -15,7 +15,7 @@ import type { Broker } from '../../src/broker.js'
 import { readAuthFile } from '../../src/auth/auth-file.js'
 import { hashPassword } from '../../src/auth/password.js'
 import { usersCommand } from '../../src/auth/users-command.js'
-import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
+import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { runSlotmq, startNodeProcess } from '../helpers/process.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
@@ -161,6 +161,30 @@ function aclSuite (name: string, start: (flags: Record<string, string>) => Promi
         await alice.publishAsync(`test/marker-${i}`, 'delivered', { qos: 1 })
         assert.deepEqual((await got.waitFor(1)).map(m => m.topic), [`test/marker-${i}`])
       }
+    })
+
+    test('a persistent session is not sent a withheld message when it resumes, nor the delivered ones again', async () => {
+      const clientId = unique('persistent-watcher')
+      const url = topo.urls[topo.urls.length - 1] ?? ''
+      const first = await connect(url, { clientId, clean: false, username: 'watcher', password: 'watcher-pw' })
+      await first.subscribeAsync('test/#', { qos: 1 })
+      const live = collect(first)
+      const alice = await as(topo.urls[0] ?? '', 'alice')
+      await alice.publishAsync('test/nosubscribe', 'withheld', { qos: 1 })
+      await alice.publishAsync('test/live', 'delivered', { qos: 1 })
+      assert.deepEqual((await live.waitFor(1)).map(m => m.topic), ['test/live'])
+      await first.endAsync()
+
+      await alice.publishAsync('test/nosubscribe', 'withheld while away', { qos: 1 })
+      await alice.publishAsync('test/away', 'queued while away', { qos: 1 })
+      const again = connectLater(url, { clientId, clean: false, username: 'watcher', password: 'watcher-pw' })
+      const resumed = collect(again.client)
+      assert.equal((await again.connected()).sessionPresent, true)
+      await alice.publishAsync('test/after', 'live again', { qos: 1 })
+      const messages = await resumed.waitFor(2)
+      // Replayed and live messages may interleave on resume; only which ones arrive counts.
+      assert.deepEqual(messages.map(m => m.topic).sort(), ['test/after', 'test/away'])
+      await expectNoMore(resumed, 2)
     })
   })
 }

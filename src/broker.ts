@@ -31,6 +31,8 @@ import { certificateUser, startMqttsListener, startWssListener } from './listene
 import { loadTlsCredentials, type TlsCredentials } from './listeners/tls-credentials.js'
 import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
+import { createNodeAdmin, type NodeAdmin } from './admin/node-admin.js'
+import { StatsStore } from './admin/stats.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
 import { createKeySpace } from './redis/keys.js'
 import { RedisPersistence, type ClientLike, type Packet } from './redis/persistence.js'
@@ -59,6 +61,10 @@ export interface Broker {
   reloadAuth: () => Promise<boolean>
   /** Stops accepting, closes every client, releases the ports. Safe to call twice. */
   close: () => Promise<void>
+  /** Drains the node (see src/admin/drain.ts); resolves once it has stopped. */
+  drain: () => Promise<void>
+  /** Resolves when the node has stopped (after `close`, or a drain asked for over HTTP or by a peer). */
+  readonly closed: Promise<void>
 }
 
 export async function createBroker (config: Config, deps: { log: Logger }): Promise<Broker> {
@@ -117,7 +123,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     bytes: () => connections.bytes(),
     ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters })
   })
-  observe(aedes, log, metrics)
+  const traffic = observe(aedes, log, metrics)
   // Limits run first, then the hooks aedes was built with (authentication, access control).
   const limits = createLimits(config.limits, { aedes, metrics, log: deps.log })
   const hooks = aedes as unknown as Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>
@@ -130,6 +136,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     sessionPresent: persistence.sessionPresence,
     publishSent: (qos, client, messageId) => {
       metrics.messagesSent.inc({ qos: String(qos) })
+      traffic.sent++
       inflight.sent(client, qos, messageId)
     }
   })
@@ -156,6 +163,9 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   }
 
   let closing = false
+  let admin: NodeAdmin | undefined
+  let markClosed: () => void = () => {}
+  const closed = new Promise<void>(resolve => { markClosed = resolve })
   const listeners: Listener[] = []
   let tls: TlsCredentials | undefined
   const listenerLog = deps.log.child({ module: 'listener' })
@@ -187,7 +197,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
         log: listenerLog,
         registry: metrics.registry,
         checks: [
-          { name: 'listeners', ok: () => !closing },
+          { name: 'listeners', ok: () => !closing && admin?.drain.draining !== true },
           { name: 'broker', ok: () => !aedes.closed },
           ...(cluster === undefined
             ? []
@@ -197,12 +207,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
                 { name: 'inbox', ok: () => cluster.routing.health().inbox }
               ])
         ],
-        session: async (clientId) => {
-          if (redisPersistence !== undefined) return await redisPersistence.describe(clientId)
-          const live = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
-          const subs = live === undefined ? undefined : Object.entries(internals(live).subscriptions).map(([topic, s]) => ({ topic, qos: s.qos }))
-          return await (persistence as StandalonePersistence).describe(clientId, subs)
-        },
+        admin: (req, res, path) => admin?.http(req, res, path) ?? false,
         details: () => ({
           mode,
           ...(cluster === undefined
@@ -225,12 +230,53 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       await stopped
       tls?.close()
       auth.close()
+      admin?.stop()
       await cluster?.close()
       await http?.close()
       log.info('broker closed')
+      markClosed()
     }
+    admin = createNodeAdmin({
+      aedes,
+      nodeId: config.nodeId,
+      version: VERSION,
+      settings: {
+        token: config.admin.token,
+        sysIntervalMs: config.sys.intervalSeconds * 1000,
+        drainBatchSize: config.drain.batchSize,
+        drainBatchIntervalMs: config.drain.batchIntervalMs
+      },
+      counters: () => ({
+        clients: aedes.connectedClients,
+        subscriptions: countSubscriptions(aedes),
+        messagesReceived: traffic.received,
+        messagesSent: traffic.sent,
+        bytesReceived: connections.bytes().received,
+        bytesSent: connections.bytes().sent,
+        retained: persistence.retainedCount
+      }),
+      session: async (clientId) => {
+        if (redisPersistence !== undefined) return await redisPersistence.describe(clientId)
+        const live = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+        const subs = live === undefined ? undefined : Object.entries(internals(live).subscriptions).map(([topic, s]) => ({ topic, qos: s.qos }))
+        return await (persistence as StandalonePersistence).describe(clientId, subs)
+      },
+      ...(cluster === undefined
+        ? {}
+        : {
+            cluster: {
+              routing: cluster.routing,
+              store: new StatsStore({ redis: cluster.redis.cmd, keys: createKeySpace(config.redis.keyPrefix), leases: async () => await cluster.routing.leases(), leaseTtlMs: config.cluster.leaseTtlMs })
+            }
+          }),
+      stopAccepting: () => { for (const l of listeners) void l.close() },
+      close,
+      log: deps.log
+    })
+    const drain = admin.drain
+    if (config.admin.token === undefined && cluster !== undefined) log.warn('admin.token is not set: kick and drain are refused, read-only admin requests are open')
     log.info({ brokerId, mode, version: VERSION }, 'broker started')
-    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, reloadAuth: auth.reload, close }
+    return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, reloadAuth: auth.reload, close, drain: async () => await drain.run(), closed }
   } catch (err) {
     tls?.close()
     await Promise.all(listeners.map(async l => await l.close()))
@@ -271,6 +317,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       leaseTtlMs: config.cluster.leaseTtlMs,
       log,
       emitterOptions: { concurrency: 100 },
+      leaveWithEmitter: false,
       refuseListener: isAedesTakeoverListener
     })
     await routing.start()
@@ -281,7 +328,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       retained: new RetainedStore(redis.cmd, keys, scripts),
       links: {
         memberId: () => routing.memberId,
-        hold: (filter) => routing.hold(filter),
+        hold: async (filter) => { await routing.hold(filter) },
         release: (filter) => routing.release(filter),
         kick: (owner, clientId, epoch) => routing.kick(owner, clientId, epoch),
         forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message),
@@ -296,9 +343,11 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
     routing.setSessionHooks({
       kicked: (clientId, epoch, sender) => persistence.kicked(clientId, epoch, sender),
       direct: async (clientId, message) => await persistence.deliverDirect(clientId, message as unknown as Packet),
-      adopted: (clientId, epoch) => {
-        persistence.adopted(clientId, epoch).catch((err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
+      adopted: (clientId, epoch, sender) => {
+        persistence.adopted(clientId, epoch)
+          .then(() => routing.confirmAdoption(sender, clientId, epoch), (err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
       },
+      adoptionConfirmed: (clientId, sender) => persistence.adoptionConfirmed(clientId, sender),
       reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes),
       recovered: async (message, clientId) => await persistence.recovered(message as unknown as Packet, clientId)
     })
@@ -328,7 +377,9 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
   }
 }
 
-function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): void {
+/** Logs and counts client events; returns the PUBLISH counts ($SYS, admin). */
+function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): { received: number, sent: number } {
+  const traffic = { received: 0, sent: 0 }
   const clientLog = log.child({ module: 'client' })
   aedes.on('client', (client: Client) => {
     metrics.connections.inc()
@@ -336,7 +387,9 @@ function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): void {
   })
   aedes.on('clientDisconnect', (client: Client) => clientLog.debug({ clientId: client.id }, 'client disconnected'))
   aedes.on('publish', (packet, client) => {
-    if (client !== null && client !== undefined) metrics.messagesReceived.inc({ qos: String(packet.qos) })
+    if (client === null || client === undefined) return
+    metrics.messagesReceived.inc({ qos: String(packet.qos) })
+    traffic.received++
   })
   const onClientError = (client: Client, err: Error): void => {
     const problem = classifyClientError(err)
@@ -349,6 +402,7 @@ function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): void {
   aedes.on('connectionError', onClientError)
   aedes.on('keepaliveTimeout', (client: Client) => clientLog.info({ clientId: client.id }, 'client keepalive timeout'))
   ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
+  return traffic
 }
 
 function countSubscriptions (aedes: Aedes): number {

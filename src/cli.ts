@@ -59,6 +59,8 @@ export function helpText (): string {
     'Usage:',
     '  slotmq [start] [options]   start a broker node (standalone when no Redis is configured)',
     '  slotmq bench ...           load generator and broker comparison (slotmq bench --help)',
+    '  slotmq admin nodes|clients|session|kick|drain ...',
+    '                             the admin API of a running node (slotmq admin --help)',
     '  slotmq users add|remove|list ...',
     '                             MQTT users in the auth file or in Redis (slotmq users --help)',
     '  slotmq help                show this help',

@@ -62,7 +62,11 @@ export const SETTINGS = [
   { key: 'limits.connectionRate', env: 'SLOTMQ_CONNECTION_RATE', flag: 'connection-rate', schema: limit, default: 0, description: 'New connections per second from one IP address (bursts of one second allowed); excess ones are closed before CONNECT is read. 0: no limit (behind a TCP load balancer every client has its address).' },
   { key: 'auth.file', env: 'SLOTMQ_AUTH_FILE', flag: 'auth-file', schema: z.string().min(1).optional(), default: undefined, description: 'JSON file of MQTT users (scrypt hashes, see `slotmq users`) and ACL rules; reloaded when it changes and on SIGHUP.' },
   { key: 'auth.anonymous', env: 'SLOTMQ_AUTH_ANONYMOUS', flag: 'auth-anonymous', schema: onOff, default: true, description: 'Let clients connect without a user name (`false`: they get CONNACK 0x05). A warning is logged when on in Redis modes.' },
-  { key: 'shutdown.timeoutMs', env: 'SLOTMQ_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', schema: positiveInt, default: 10000, description: 'Longest a graceful shutdown waits before exiting anyway.' }
+  { key: 'shutdown.timeoutMs', env: 'SLOTMQ_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', schema: positiveInt, default: 10000, description: 'Longest a graceful shutdown waits before exiting anyway.' },
+  { key: 'admin.token', env: 'SLOTMQ_ADMIN_TOKEN', flag: 'admin-token', schema: z.string().min(16, 'use at least 16 characters').optional(), default: undefined, description: 'Bearer token for the admin API (/admin/…, /sessions/…) and `slotmq admin`; unset: read-only admin requests are open and kick and drain are refused.' },
+  { key: 'drain.batchSize', env: 'SLOTMQ_DRAIN_BATCH_SIZE', flag: 'drain-batch-size', schema: positiveInt, default: 100, description: 'Clients disconnected per batch while a node drains.' },
+  { key: 'drain.batchIntervalMs', env: 'SLOTMQ_DRAIN_BATCH_INTERVAL_MS', flag: 'drain-batch-interval-ms', schema: positiveInt, default: 200, description: 'Pause between two batches of disconnections while a node drains.' },
+  { key: 'sys.intervalSeconds', env: 'SLOTMQ_SYS_INTERVAL', flag: 'sys-interval', schema: z.coerce.number().int().min(0), default: 10, description: 'Seconds between two rounds of $SYS topics (per node and broker totals); 0 turns them off.' }
 ] as const satisfies readonly SettingSpec[]
 
 interface SettingSpec {
@@ -111,6 +115,9 @@ export interface Config {
   readonly log: { readonly level: z.infer<typeof logLevel> }
   readonly auth: { readonly file: string | undefined, readonly anonymous: boolean }
   readonly shutdown: { readonly timeoutMs: number }
+  readonly admin: { readonly token: string | undefined }
+  readonly drain: { readonly batchSize: number, readonly batchIntervalMs: number }
+  readonly sys: { readonly intervalSeconds: number }
 }
 
 /** Raw values by setting key, before validation. */
@@ -219,7 +226,10 @@ export function loadConfig (sources: ConfigSources): Config {
     session: { expirySeconds: get<number>('session.expirySeconds'), queueMax: get<number>('session.queueMax') },
     log: { level: get<Config['log']['level']>('log.level') },
     auth: { file: get<string | undefined>('auth.file'), anonymous: get<boolean>('auth.anonymous') },
-    shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') }
+    shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') },
+    admin: { token: get<string | undefined>('admin.token') },
+    drain: { batchSize: get<number>('drain.batchSize'), batchIntervalMs: get<number>('drain.batchIntervalMs') },
+    sys: { intervalSeconds: get<number>('sys.intervalSeconds') }
   })
 }
 
@@ -276,7 +286,7 @@ function isRedisSeed (seed: string): boolean {
 /** The configuration as it may be logged: credentials inside Redis URLs are masked. */
 export function redactConfig (config: Config): Record<string, unknown> {
   const redis = { ...config.redis, seeds: config.redis.seeds.map(redactRedisSeed), password: config.redis.password === undefined ? undefined : '***' }
-  return { ...config, redis }
+  return { ...config, redis, admin: { token: config.admin.token === undefined ? undefined : '***' } }
 }
 
 function redactRedisSeed (seed: string): string {

@@ -11,6 +11,7 @@ import { VERSION } from './version.js'
 
 export async function main (argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv[0] === 'bench') return await bench(argv.slice(1))
+  if (argv[0] === 'admin') return await admin(argv.slice(1), env)
   if (argv[0] === 'users') return await users(argv.slice(1), env)
   let commandLine: CommandLine
   let config: Config
@@ -43,11 +44,17 @@ export async function main (argv: readonly string[], env: Record<string, string 
 
   const reloadAuth = (): void => { void broker.reloadAuth() }
   process.on('SIGHUP', reloadAuth)
-  const signal = await new Promise<NodeJS.Signals>(resolve => {
+  // A drain (asked for over HTTP or by a peer) stops the node by itself: then exit.
+  const signal = await new Promise<NodeJS.Signals | 'drained'>(resolve => {
     process.once('SIGTERM', () => resolve('SIGTERM'))
     process.once('SIGINT', () => resolve('SIGINT'))
+    void broker.closed.then(() => resolve('drained'))
   })
   process.off('SIGHUP', reloadAuth)
+  if (signal === 'drained') {
+    log.info('drained: exiting')
+    return 0
+  }
   log.info({ signal }, 'shutting down')
   const timer = setTimeout(() => {
     log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out')
@@ -71,6 +78,17 @@ function readConfigFile (path: string | undefined): { file?: unknown, fileName?:
     return { file: JSON.parse(text), fileName: path }
   } catch (err) {
     throw new BrokerError(ERR.CONFIG_FILE, `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+async function admin (args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { adminCommand } = await import('./admin/command.js')
+  try {
+    return await adminCommand(args, { env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) })
+  } catch (err) {
+    if (!(err instanceof BrokerError)) throw err
+    process.stderr.write(`slotmq admin: ${err.message}\nRun \`slotmq admin --help\` for the commands and options.\n`)
+    return EXIT_CONFIG
   }
 }
 

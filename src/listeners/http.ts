@@ -1,6 +1,7 @@
-import { createServer, type ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
+import { sendJson as send, type HttpHandler } from '../admin/api.js'
 import { closeServer, listen } from './listen.js'
 import type { Listener } from './tcp.js'
 
@@ -12,9 +13,8 @@ export interface ReadinessCheck {
 /**
  * Operations endpoints: GET /health (the process is alive), GET /ready (every check
  * passes: listeners bound, not shutting down; in Redis modes also Redis reachable, lease
- * held and inbox answering its pings), GET /metrics (Prometheus text format), and
- * GET /sessions/<client id> (percent-encoded): owner, epoch, subscriptions, queue length,
- * will present.
+ * held and inbox answering its pings), GET /metrics (Prometheus text format), and the
+ * admin API (/admin/…, /sessions/<client id>: see src/admin/api.ts).
  */
 export async function startHttpListener (
   opts: {
@@ -25,12 +25,13 @@ export async function startHttpListener (
     checks: readonly ReadinessCheck[]
     /** Extra facts shown on /ready (the Redis probe's choice). */
     details?: () => Record<string, unknown>
-    /** One session by client id, for GET /sessions/<client id> (undefined: no such session). */
-    session?: (clientId: string) => Promise<Record<string, unknown> | undefined>
+    /** The admin API (/admin/… and /sessions/…). */
+    admin?: HttpHandler
   }
 ): Promise<Listener> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (opts.admin?.(req, res, path) === true) return
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' })
     }
@@ -50,25 +51,8 @@ export async function startHttpListener (
             send(res, 500, { error: 'metrics collection failed' })
           })
         return
-      default: {
-        const session = opts.session
-        if (path?.startsWith('/sessions/') === true && session !== undefined) {
-          let clientId: string
-          try {
-            clientId = decodeURIComponent(path.slice('/sessions/'.length))
-          } catch {
-            return send(res, 400, { error: 'client id is not valid percent-encoding' })
-          }
-          session(clientId).then(
-            (found) => found === undefined ? send(res, 404, { error: 'no such session', clientId }) : send(res, 200, found),
-            (err: unknown) => {
-              opts.log.warn({ err, clientId }, 'session lookup failed')
-              send(res, 503, { error: 'session store unavailable' })
-            })
-          return
-        }
-        return send(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics', '/sessions/<client id>'] })
-      }
+      default:
+        return send(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics', '/admin/…', '/sessions/<client id>'] })
     }
   })
   server.on('clientError', (err, socket) => {
@@ -84,8 +68,4 @@ export async function startHttpListener (
       await closeServer(server)
     }
   }
-}
-
-function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body) + '\n')
 }

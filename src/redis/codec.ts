@@ -19,6 +19,11 @@
  *                                              (a QoS 1/2 message for one session only)
  *   adopt    = u8 9 | u16 length | clientId | u8 length | epoch
  *                                              (you own this parked session now)
+ *   adopted  = u8 11 | u16 length | clientId | u8 length | epoch
+ *                                              (the adopter holds that session's routes now)
+ *   admin    = u8 10 | u16 length | clientId | u8 length | action
+ *                                              (an operator's request: `disconnect` a
+ *                                              client, or `drain` this node)
  */
 import { BrokerError, ERR } from '../errors.js'
 
@@ -43,6 +48,8 @@ export type InboxRecord =
   | { kind: 'kick', clientId: string, epoch: string }
   | { kind: 'direct', clientId: string, publish: PublishRecord }
   | { kind: 'adopt', clientId: string, epoch: string }
+  | { kind: 'admin', action: string, clientId: string }
+  | { kind: 'adopted', clientId: string, epoch: string }
 
 const VERSION = 1
 const FRAME_VERSION = 2
@@ -55,6 +62,8 @@ const T_GONE = 6
 const T_KICK = 7
 const T_DIRECT = 8
 const T_ADOPT = 9
+const T_ADMIN = 10
+const T_ADOPTED = 11
 
 /**
  * Builds one frame in a single growing buffer: a record costs no allocation of its own,
@@ -143,6 +152,16 @@ export class FrameWriter {
     return this.#clientEpoch(T_ADOPT, clientId, epoch)
   }
 
+  /** Confirms an adoption: the session is loaded and its routes are held. */
+  adopted (clientId: string, epoch: string): this {
+    return this.#clientEpoch(T_ADOPTED, clientId, epoch)
+  }
+
+  /** An operator's request (`disconnect` with a client id, `drain` with none). */
+  admin (action: string, clientId = ''): this {
+    return this.#clientEpoch(T_ADMIN, clientId, action)
+  }
+
   #clientEpoch (type: number, clientId: string, epoch: string): this {
     this.#clientId(type, clientId)
     const length = Buffer.byteLength(epoch)
@@ -222,6 +241,12 @@ export function decodeFrame (frame: Buffer): { sender: string, seq: number, reco
       case T_GONE: records.push({ kind: 'gone', memberId: r.str(r.u8()) }); break
       case T_KICK: records.push({ kind: 'kick', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
       case T_ADOPT: records.push({ kind: 'adopt', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
+      case T_ADOPTED: records.push({ kind: 'adopted', clientId: r.str(r.u16()), epoch: r.str(r.u8()) }); break
+      case T_ADMIN: {
+        const clientId = r.str(r.u16())
+        records.push({ kind: 'admin', clientId, action: r.str(r.u8()) })
+        break
+      }
       case T_DIRECT: {
         const clientId = r.str(r.u16())
         if (r.u8() !== T_PUBLISH) throw malformed('direct record without a publish')

@@ -11,6 +11,8 @@
 export interface KeySpace {
   /** Membership leases: zset member = memberId, score = lease deadline (Redis TIME, ms). */
   nodes: () => string
+  /** A member's latest statistics (JSON, expiring), in the leases' slot: one MGET reads them all. */
+  nodeStats: (memberId: string) => string
   /** One member's routes: set of topic filters, and a hash holding its delta sequence. */
   routes: (memberId: string) => { filters: string, meta: string }
   /** A member's inbox: the sharded pub/sub channel every peer sends to it on. */
@@ -66,6 +68,8 @@ export function createKeySpace (prefix = ''): KeySpace {
   return {
     // <prefix>mqtt:{nodes}
     nodes: () => `${base}{nodes}`,
+    // <prefix>mqtt:{nodes}:stats:<memberId>
+    nodeStats: (memberId) => `${base}{nodes}:stats:${encodeId(memberId)}`,
     // <prefix>mqtt:{r:<memberId>}:filters | :meta
     routes: (memberId) => {
       const tag = `${base}{r:${encodeId(memberId)}}`

@@ -30,7 +30,8 @@ import type { RetainedPacket, RetainedStore } from './retained.js'
 import type { Scripts } from './scripts.js'
 
 export interface HeldRoutes {
-  hold: (filter: string) => void
+  /** Resolves once the peers route `filter` here (or stopped waiting for them). */
+  hold: (filter: string) => Promise<void>
   release: (filter: string) => void
 }
 
@@ -89,6 +90,8 @@ const QLOBBER_OPTIONS = { separator: '/', wildcard_one: '+', wildcard_some: '#',
 const EXPIRY_CHECK_MS = 30_000
 /** Session ids of a dead member claimed per SSCAN round. */
 const REAP_BATCH = 100
+/** A stopping node waits at most this long for its adopters to confirm their adoptions. */
+const HANDOVER_CONFIRM_MS = 3000
 /** Message refs remembered per connection to drop duplicate sends during a move. */
 const SENT_MEMORY = 10_000
 /** Outgoing queue entries read per round trip when a session is resumed. */
@@ -130,6 +133,9 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #willBrokers = new Set<string>()
   #retainedCount = 0
   #expiryTimer: NodeJS.Timeout | undefined
+  /** Sessions this stopping node handed over, by adopter, not yet confirmed. */
+  readonly #unconfirmed = new Map<string, string>()
+  #allConfirmed: (() => void) | undefined
   readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0, deadWills: 0, adopted: 0 }
 
   constructor (deps: { redis: RedisClient, keys: KeySpace, scripts: Scripts, retained: RetainedStore, links: SessionLinks, settings: SessionSettings, log?: Logger }) {
@@ -256,7 +262,22 @@ export class RedisPersistence extends MemoryPersistence {
     await Promise.allSettled([...this.#closing])
     if (peers.length === 0) return
     // Everything that reached this node was queued before it stopped: no journal replay.
+    // Until each adopter has the session loaded and routed to it, this node still queues
+    // for it (its scripts then name the adopter, so what arrives is forwarded there).
+    const confirmed = new Promise<void>(resolve => { this.#allConfirmed = resolve })
     await this.reapMember(this.#links.memberId(), peers)
+    if (this.#unconfirmed.size === 0) return
+    const timer = setTimeout(() => this.#allConfirmed?.(), HANDOVER_CONFIRM_MS)
+    await confirmed
+    clearTimeout(timer)
+    if (this.#unconfirmed.size > 0) this.#log?.warn({ unconfirmed: this.#unconfirmed.size }, 'sessions handed over without their adopters\' confirmation')
+  }
+
+  /** `sender` confirmed it loaded `clientId`'s session, handed over by this node, and holds its routes. */
+  adoptionConfirmed (clientId: string, sender: string): void {
+    if (this.#unconfirmed.get(clientId) !== sender) return
+    this.#unconfirmed.delete(clientId)
+    if (this.#unconfirmed.size === 0) this.#allConfirmed?.()
   }
 
   async #closeSession (client: ClientLike): Promise<void> {
@@ -318,9 +339,13 @@ export class RedisPersistence extends MemoryPersistence {
         if (result.outcome === 'deleted') return
         if (result.outcome === 'adopted') {
           adopted++
+          // Told at once, ahead of any message this node forwards to it for the session.
+          if (adopter !== me) {
+            if (dead === me) this.#unconfirmed.set(id, adopter)
+            this.#links.adopt(adopter, id, result.epoch)
+          }
           await this.#redis.sadd(this.#keys.sessionsOf(adopter), id)
           if (adopter === me) await this.adopted(id, result.epoch)
-          else this.#links.adopt(adopter, id, result.epoch)
         }
         if (!replay) return
         const owner = result.outcome === 'adopted' ? adopter : await this.#redis.hget(this.#keys.session(id).meta, 'owner')
@@ -375,7 +400,10 @@ export class RedisPersistence extends MemoryPersistence {
     this.counters.adopted++
     const [subs, ttl] = await Promise.all([this.#storedSubscriptions(clientId), this.#redis.pttl(this.#keys.session(clientId).meta)])
     if (ttl > 0) adoptedSession.parkedUntil = Date.now() + ttl
-    if (this.#owned.get(clientId)?.epoch === epoch) await this.#mirror({ id: clientId }, subs)
+    if (this.#owned.get(clientId)?.epoch !== epoch) return
+    const routed: Array<Promise<void>> = []
+    await this.#mirror({ id: clientId }, subs, routed)
+    await Promise.all(routed)
   }
 
   #publishWill (will: Packet): void {
@@ -418,7 +446,7 @@ export class RedisPersistence extends MemoryPersistence {
       return
     }
     if (owned === undefined) {
-      this.#log?.debug({ clientId }, 'forwarded message for a session not owned here: dropped')
+      await this.#queueUnknown(clientId, packet)
       return
     }
     const queued = await this.#enqueue(clientId, packet)
@@ -427,6 +455,24 @@ export class RedisPersistence extends MemoryPersistence {
     if (client?.deliverQoS !== undefined && this.#replayed.has(client)) {
       client.deliverQoS(packet, noop)
       this.#markSent(client, packet)
+    }
+  }
+
+  /**
+   * A message handed over for a session this node does not know (yet): the sender's
+   * script named this node as the owner, so an adoption or a connect is on its way here.
+   * Queued under the epoch Redis holds if this node owns the session there; passed on if
+   * another node does; dropped if the session is gone.
+   */
+  async #queueUnknown (clientId: string, packet: Packet): Promise<void> {
+    const [owner = null, epoch = null] = await this.#redis.hmget(this.#keys.session(clientId).meta, 'owner', 'epoch')
+    if (owner === this.#links.memberId() && epoch !== null) {
+      const stored = encodeStoredPacket({ ...packet, messageId: undefined })
+      await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), stored)
+    } else if (owner !== null && owner !== '' && owner !== this.#links.memberId()) {
+      this.#links.forward(owner, clientId, packet)
+    } else {
+      this.#log?.debug({ clientId }, 'forwarded message for a session that no longer exists: dropped')
     }
   }
 
@@ -606,8 +652,11 @@ export class RedisPersistence extends MemoryPersistence {
     return subs
   }
 
-  /** Keeps this node's view of its own sessions' subscriptions, and their held routes. */
-  async #mirror (client: ClientRef, subs: Subscription[]): Promise<void> {
+  /**
+   * Keeps this node's view of its own sessions' subscriptions, and their held routes
+   * (`routed` collects a promise per new route, settled once peers route it here).
+   */
+  async #mirror (client: ClientRef, subs: Subscription[], routed?: Array<Promise<void>>): Promise<void> {
     if (subs.length === 0) return
     await super.addSubscriptions(client, subs)
     let held = this.#held.get(client.id)
@@ -615,7 +664,8 @@ export class RedisPersistence extends MemoryPersistence {
       if (sub.qos > 0 && held?.has(sub.topic) !== true) {
         held ??= new Set()
         held.add(sub.topic)
-        this.#links.hold(sub.topic)
+        const holding = this.#links.hold(sub.topic)
+        routed?.push(holding)
       } else if (sub.qos === 0 && held?.delete(sub.topic) === true) {
         this.#links.release(sub.topic)
       }

@@ -37,9 +37,20 @@ export interface ClusterRoutingDeps {
   emitterOptions?: Record<string, unknown>
   /** Listeners the emitter must not register (see emitter.ts). */
   refuseListener?: (topic: string, listener: (message: Message, done: () => void) => void) => boolean
+  /**
+   * Whether closing the emitter (aedes closing) also leaves the cluster (default true).
+   * The broker says no: it hands its sessions over after aedes closed, then leaves.
+   */
+  leaveWithEmitter?: boolean
   /** Called after this node reaped dead members (sessions and wills hook in here). */
   onReaped?: (memberIds: string[]) => void
 }
+
+/** An operator's request sent to this node by a peer (see `admin`). */
+export type AdminHook = (action: string, clientId: string, sender: string) => void
+
+/** A live member with its lease deadline (Redis clock, ms) and Redis's time now. */
+export interface MemberLease { memberId: string, deadlineMs: number, nowMs: number }
 
 /** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
 export type InboundHook = (message: Message) => Promise<void>
@@ -52,8 +63,10 @@ export interface SessionHooks {
   direct: (clientId: string, message: Message) => Promise<void>
   /** A QoS 1/2 message from this node's journal, possibly lost while its inbox was down. */
   recovered: (message: Message, clientId?: string) => Promise<void>
-  /** The reaper of a dead member adopted `clientId`'s parked session for this node. */
-  adopted: (clientId: string, epoch: string) => void
+  /** `sender` (the reaper of a dead member, or a node stopping) gave `clientId`'s parked session to this node. */
+  adopted: (clientId: string, epoch: string, sender: string) => void
+  /** `sender` confirmed it loaded `clientId`'s session, which this node gave it, and holds its routes. */
+  adoptionConfirmed: (clientId: string, sender: string) => void
   /**
    * This node reaped `memberId`: its wills and sessions are ours to settle. Call
    * `dropRoutes` after the adopters took their routes and before replaying the journal.
@@ -96,6 +109,7 @@ export class ClusterRouting {
   #closing: Promise<void> | undefined
   #inbound: InboundHook | undefined
   #sessions: SessionHooks | undefined
+  #admin: AdminHook | undefined
   #starting: Promise<void> | undefined
   /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
   #deliveries: Promise<void> | undefined
@@ -184,7 +198,7 @@ export class ClusterRouting {
       listenerAdded: (filter, done) => this.#local.added(filter, done),
       listenerRemoved: (filter) => this.#local.removed(filter),
       forward: (message, done) => this.#forward(message, done),
-      closed: async () => await this.close(),
+      closed: async () => { if (deps.leaveWithEmitter !== false) await this.close() },
       ...(deps.refuseListener === undefined ? {} : { refuse: deps.refuseListener })
     }, deps.emitterOptions)
   }
@@ -199,6 +213,25 @@ export class ClusterRouting {
 
   setSessionHooks (hooks: SessionHooks): void {
     this.#sessions = hooks
+  }
+
+  setAdminHook (hook: AdminHook): void {
+    this.#admin = hook
+  }
+
+  /** Sends an operator's request to `memberId` (`disconnect` a client, `drain`). */
+  admin (memberId: string, action: string, clientId = ''): void {
+    this.#outbox.add(memberId, w => w.admin(action, clientId))
+  }
+
+  /** Every member holding a lease, with its deadline, from Redis. */
+  async leases (): Promise<MemberLease[]> {
+    const cmd = this.#deps.redis.cmd
+    const [entries, time] = await Promise.all([cmd.zrange(this.#deps.keys.nodes(), '0', '-1', 'WITHSCORES'), cmd.time()])
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
+    const leases: MemberLease[] = []
+    for (let i = 0; i + 1 < entries.length; i += 2) leases.push({ memberId: String(entries[i]), deadlineMs: Number(entries[i + 1]), nowMs })
+    return leases
   }
 
   /** Tells `owner` that this node took `clientId` over with `epoch`. */
@@ -217,9 +250,17 @@ export class ClusterRouting {
     this.#outbox.add(owner, w => w.direct(clientId, record))
   }
 
-  /** Holds a route for `filter` without a listener (a parked persistent session). */
-  hold (filter: string): void {
-    this.#local.added(filter, () => {})
+  /**
+   * Holds a route for `filter` without a listener (a parked persistent session); resolves
+   * once every peer has acknowledged the route (or the acknowledgement timed out).
+   */
+  async hold (filter: string): Promise<void> {
+    await new Promise<void>(resolve => this.#local.added(filter, resolve))
+  }
+
+  /** Tells `sender` this node now holds the routes of `clientId`'s session, which it adopted. */
+  confirmAdoption (sender: string, clientId: string, epoch: string): void {
+    this.#outbox.add(sender, w => w.adopted(clientId, epoch))
   }
 
   release (filter: string): void {
@@ -289,18 +330,23 @@ export class ClusterRouting {
   async #leave (): Promise<void> {
     await this.#starting?.catch(() => {})
     this.#registry.stop()
+    const me = this.#memberId
+    const cmd = this.#deps.redis.cmd
+    if (this.#started) {
+      // Off the member list first (a peer's next beat must not bring this node back), then
+      // peers drop its routes; frames they sent before that still arrive and are handled
+      // (a session handed over is forwarded to its new owner) until the inbox closes.
+      await cmd.zrem(this.#deps.keys.nodes(), me).catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
+      for (const p of this.#peers) this.#outbox.add(p, w => w.gone(me))
+      this.#outbox.flush()
+      await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
+    }
     this.#local.close()
     await this.#inbox.close()
     if (!this.#started) return
-    const me = this.#memberId
-    for (const p of this.#peers) this.#outbox.add(p, w => w.gone(me))
-    this.#outbox.flush()
     const routes = this.#deps.keys.routes(me)
-    await Promise.all([
-      this.#deps.redis.cmd.zrem(this.#deps.keys.nodes(), me),
-      this.#deps.redis.cmd.del(routes.filters, routes.meta),
-      this.dropJournal(me)
-    ]).catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
+    await Promise.all([cmd.del(routes.filters, routes.meta), this.dropJournal(me)])
+      .catch((err: unknown) => this.#log.warn({ err }, 'routes and journal not deleted'))
     this.#log.info({ memberId: me }, 'left cluster')
   }
 
@@ -356,7 +402,13 @@ export class ClusterRouting {
           this.#direct(r.clientId, toMessage(r.publish))
           break
         case 'adopt':
-          this.#sessions?.adopted(r.clientId, r.epoch)
+          this.#sessions?.adopted(r.clientId, r.epoch, sender)
+          break
+        case 'adopted':
+          this.#sessions?.adoptionConfirmed(r.clientId, sender)
+          break
+        case 'admin':
+          this.#admin?.(r.action, r.clientId, sender)
           break
         case 'ping':
           break

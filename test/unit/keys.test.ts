@@ -26,6 +26,11 @@ test('every key of one client session hashes to one slot, whatever the client id
   }
 })
 
+test('every member\'s statistics key shares the leases\' slot, whatever the id (one MGET reads them all)', () => {
+  const keys = createKeySpace('t-1:')
+  for (const id of ids) assert.equal(calculateSlot(keys.nodeStats(id)), calculateSlot(keys.nodes()), `stats of ${JSON.stringify(id)}`)
+})
+
 test('ids cannot move the hash tag: each id gets its own tag', () => {
   const keys = createKeySpace()
   const tags = new Set(ids.map(id => tagOf(keys.inbox(id))))

@@ -46,7 +46,7 @@ function persistenceOn (which: 'cluster' | 'single'): () => Promise<RedisPersist
       keys,
       scripts,
       retained: new RetainedStore(conn.cmd, keys, scripts),
-      links: { memberId: () => 'contract', hold: () => {}, release: () => {}, kick: () => {}, forward: () => {}, adopt: () => {}, journal: async function * () {}, dropJournal: async () => {} },
+      links: { memberId: () => 'contract', hold: async () => {}, release: () => {}, kick: () => {}, forward: () => {}, adopt: () => {}, journal: async function * () {}, dropJournal: async () => {} },
       settings: { queueCap: 1000, expiryMs: 60_000 }
     })
   }

@@ -50,7 +50,7 @@ export function parseCommandLine (argv: readonly string[]): CommandLine {
 
 export function helpText (): string {
   const rows = SETTINGS.map(s => {
-    const def = s.default === undefined ? '(generated)' : JSON.stringify(s.default)
+    const def = s.default !== undefined ? JSON.stringify(s.default) : s.key === 'nodeId' ? '(generated)' : '(unset)'
     return `  --${s.flag} VALUE\n      ${s.description}\n      env ${s.env}, file key "${s.key}", default ${def}`
   })
   return [

@@ -40,16 +40,15 @@ export async function startRedisCluster (opts: { masters?: number, replicasPerMa
   const onExit = (): void => { for (const c of children) c.kill('SIGKILL') }
   process.once('exit', onExit)
   try {
-    const ports = await freePorts(count)
-    for (const port of ports) {
-      const child = spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '3000',
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no', '--daemonize', 'no'
-      ], { stdio: 'ignore' })
-      children.push(child)
-    }
-    await Promise.all(ports.map(async port => await waitFor(async () => await ping(port), `redis ${port} to start`)))
+    const ports: number[] = []
+    const cluster = (port: number): string[] => [
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '3000', '--dir', dir, '--daemonize', 'no'
+    ]
+    await Promise.all(Array.from({ length: count }, async () => {
+      const started = await startServer(cluster, ports)
+      children.push(started.child)
+      ports.push(started.port)
+    }))
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map(p => `127.0.0.1:${p}`),
       '--cluster-replicas', String(opts.replicasPerMaster ?? 1), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`)
@@ -72,11 +71,11 @@ async function stopChild (child: ChildProcess): Promise<void> {
 }
 
 /** Free ports whose cluster bus port (port + 10000) is free too. */
-async function freePorts (count: number): Promise<number[]> {
+async function freePorts (count: number, taken: readonly number[] = []): Promise<number[]> {
   const ports: number[] = []
   while (ports.length < count) {
     const port = await freePort(0)
-    if (port < 55000 && !ports.includes(port) && await canBind(port + 10000)) ports.push(port)
+    if (port < 55000 && !ports.includes(port) && !taken.includes(port) && await canBind(port + 10000)) ports.push(port)
   }
   return ports
 }
@@ -141,19 +140,36 @@ async function waitFor (check: () => Promise<boolean>, what: string, timeoutMs =
   }
 }
 
+/**
+ * Starts one redis-server on a free loopback port and waits until it answers. A port
+ * found free can be taken by another process before redis-server binds it (an outgoing
+ * connection's ephemeral port): that server exits at once, and another port is tried.
+ */
+async function startServer (extraArgs: (port: number) => string[], taken: readonly number[] = []): Promise<{ port: number, child: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = (await freePorts(1, taken))[0] as number
+    const child = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs(port)
+    ], { stdio: 'ignore' })
+    try {
+      await waitFor(async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode ?? ''})`)
+        return await ping(port)
+      }, `redis ${port} to start`)
+      return { port, child }
+    } catch (err) {
+      await stopChild(child)
+      if (attempt >= 3) throw err
+    }
+  }
+}
+
 /** One plain (non-cluster) redis-server on a free loopback port, persistence off. */
 export async function startRedisServer (extraArgs: string[] = []): Promise<RedisCluster> {
   if (!redisServerAvailable()) throw new Error(INSTALL_HINT)
-  const [port] = await freePorts(1) as [number]
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs], { stdio: 'ignore' })
+  const { port, child } = await startServer(() => extraArgs)
   const onExit = (): void => { child.kill('SIGKILL') }
   process.once('exit', onExit)
   const stop = async (): Promise<void> => { process.off('exit', onExit); await stopChild(child) }
-  try {
-    await waitFor(async () => await ping(port), `redis ${port} to start`)
-  } catch (err) {
-    await stop()
-    throw err
-  }
   return { nodes: [{ host: '127.0.0.1', port }], stop }
 }

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict'
 import { createBroker } from '../../src/broker.js'
 import { loadConfig } from '../../src/config.js'
 import { createLogger } from '../../src/logger.js'
-import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
+import { closeAll, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
-import type { MqttClient } from 'mqtt'
+import { bystander } from '../helpers/limits.js'
 
 describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   let topo: Topology
@@ -21,21 +21,6 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   afterEach(closeAll)
   after(async () => { await topo.close() })
 
-  /** A healthy subscriber that must keep receiving while another client misbehaves. */
-  async function bystander (): Promise<{ check: () => Promise<void> }> {
-    const topic = unique('bystander')
-    const sub = await connect(url)
-    const got = collect(sub)
-    await sub.subscribeAsync(topic, { qos: 1 })
-    const pub: MqttClient = await connect(url)
-    return {
-      check: async () => {
-        await pub.publishAsync(topic, 'ok', { qos: 1 })
-        assert.equal((await got.waitFor(1))[0]?.payload, 'ok')
-      }
-    }
-  }
-
   async function clientErrors (reason: string): Promise<number> {
     const text = await topo.nodes[0]?.metrics.registry.getSingleMetricAsString('slotmq_client_errors_total') ?? ''
     const m = new RegExp(`reason="${reason}"\\} (\\d+)`).exec(text)
@@ -43,7 +28,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   }
 
   test('garbage bytes instead of CONNECT close that connection', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const raw = await rawConnect(url)
     raw.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
     await raw.closedByBroker()
@@ -51,7 +36,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   })
 
   test('[MQTT-3.1.2-1] a CONNECT with a bad protocol name closes that connection', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const raw = await rawConnect(url)
     raw.send(connectPacket(unique('p'), { protocolId: 'MQXX' }))
     await raw.closedByBroker()
@@ -60,7 +45,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   })
 
   test('a packet larger than mqtt.maxPacketSize closes that connection and is counted', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const before = await clientErrors('packet_too_large')
     const raw = await rawConnect(url)
     raw.send(connectPacket(unique('big')))
@@ -72,7 +57,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   })
 
   test('[MQTT-1.5.3-1] ill-formed UTF-8 in a topic closes that connection', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const raw = await rawConnect(url)
     raw.send(connectPacket(unique('utf8')))
     await raw.next('connack')
@@ -84,7 +69,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   })
 
   test('[MQTT-3.3.2-2] a wildcard in a PUBLISH topic closes that connection', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const raw = await rawConnect(url)
     raw.send(connectPacket(unique('wild')))
     await raw.next('connack')
@@ -94,7 +79,7 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
   })
 
   test('a truncated packet followed by a closed socket leaves the node serving', async () => {
-    const others = await bystander()
+    const others = await bystander(url)
     const raw = await rawConnect(url)
     raw.send(connectPacket(unique('trunc')))
     await raw.next('connack')

@@ -22,6 +22,8 @@ import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { guardParser } from './aedes/parser-guards.js'
 import { skipClosedClientRegistration } from './aedes/register-guard.js'
 import { registerWriteObserver } from './aedes/write-hook.js'
+import { installSharedMembers, shareInnerFilter, validateShare, withoutSharedRetained } from './aedes/shared-members.js'
+import { createLocalEmitter } from './routing/local-emitter.js'
 import { createMetrics, type BrokerMetrics } from './metrics.js'
 import { Connections } from './listeners/connections.js'
 import { startHttpListener } from './listeners/http.js'
@@ -98,15 +100,20 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
           sessionLog[lostRace ? 'info' : 'warn']({ clientId: client.id, err }, 'session not opened: CONNACK server unavailable')
         }
       })
+  // Standalone nodes use the cluster emitter too (local hooks only): shared subscriptions
+  // take one code path in every mode.
+  const local = cluster === undefined ? createLocalEmitter(config.shared.strategy, deps.log) : undefined
+  const emitter = cluster?.routing.emitter ?? local?.emitter
+  withoutSharedRetained(persistence as unknown as Parameters<typeof withoutSharedRetained>[0])
   const aedes = new Aedes({
     id: brokerId,
     persistence,
-    ...(cluster === undefined ? {} : { mq: cluster.routing.emitter as unknown as NonNullable<ConstructorParameters<typeof Aedes>[0]>['mq'] }),
+    mq: emitter as unknown as NonNullable<ConstructorParameters<typeof Aedes>[0]>['mq'],
     connectTimeout: config.mqtt.connectTimeoutMs,
     preConnect: policy.preConnect,
     authenticate: policy.authenticate,
     authorizePublish: auth.authorizePublish,
-    authorizeSubscribe: auth.authorizeSubscribe,
+    authorizeSubscribe: shareInnerFilter(auth.authorizeSubscribe),
     authorizeForward: auth.authorizeForward
   })
   auth.install(aedes)
@@ -129,15 +136,24 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const hooks = aedes as unknown as Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>
   hooks.authenticate = limits.authenticate(hooks.authenticate)
   hooks.authorizePublish = limits.authorizePublish(hooks.authorizePublish)
-  hooks.authorizeSubscribe = limits.authorizeSubscribe(hooks.authorizeSubscribe)
+  hooks.authorizeSubscribe = validateShare(limits.authorizeSubscribe(hooks.authorizeSubscribe), log)
   const inflight = createInflightLimit({ max: config.limits.maxInflight, queueMax: config.session.queueMax, metrics, refused: limits.refused })
   const fixes = installDeliveryFixes(aedes)
+  const sharedMembers = installSharedMembers({
+    aedes,
+    redispatch: (group, filter, message) => {
+      if (cluster !== undefined) cluster.routing.redispatchShared(group, filter, message)
+      else local?.shared.redispatch(group, filter, message, 0, 0)
+    },
+    log
+  })
   registerWriteObserver(aedes, {
     sessionPresent: persistence.sessionPresence,
-    publishSent: (qos, client, messageId) => {
+    publishSent: (qos, client, messageId, packet) => {
       metrics.messagesSent.inc({ qos: String(qos) })
       traffic.sent++
       inflight.sent(client, qos, messageId)
+      sharedMembers.publishSent(client, packet)
     }
   })
   await aedes.listen()
@@ -148,6 +164,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     const client = internals(aedes.handle(stream, req))
     guardParser(client._parser, config.mqtt.maxPacketSize)
     fixes.onClient(client)
+    sharedMembers.onClient(client)
     if (redisPersistence !== undefined) {
       const deliverQoS = client.deliverQoS
       client.deliverQoS = (packet, cb) => {
@@ -318,7 +335,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       log,
       emitterOptions: { concurrency: 100 },
       leaveWithEmitter: false,
-      refuseListener: isAedesTakeoverListener
+      refuseListener: isAedesTakeoverListener,
+      sharedStrategy: config.shared.strategy
     })
     await routing.start()
     const persistence = new RedisPersistence({

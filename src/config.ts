@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { BrokerError, ERR } from './errors.js'
+import { SHARED_STRATEGIES, type SharedStrategy } from './routing/shared.js'
 
 const port = z.coerce.number().int().min(0).max(65535)
 /** A listener port, or `off` to disable the listener. 0 picks a free port. */
@@ -66,7 +67,8 @@ export const SETTINGS = [
   { key: 'admin.token', env: 'SLOTMQ_ADMIN_TOKEN', flag: 'admin-token', schema: z.string().min(16, 'use at least 16 characters').optional(), default: undefined, description: 'Bearer token for the admin API (/admin/…, /sessions/…) and `slotmq admin`; unset: read-only admin requests are open and kick and drain are refused.' },
   { key: 'drain.batchSize', env: 'SLOTMQ_DRAIN_BATCH_SIZE', flag: 'drain-batch-size', schema: positiveInt, default: 100, description: 'Clients disconnected per batch while a node drains.' },
   { key: 'drain.batchIntervalMs', env: 'SLOTMQ_DRAIN_BATCH_INTERVAL_MS', flag: 'drain-batch-interval-ms', schema: positiveInt, default: 200, description: 'Pause between two batches of disconnections while a node drains.' },
-  { key: 'sys.intervalSeconds', env: 'SLOTMQ_SYS_INTERVAL', flag: 'sys-interval', schema: z.coerce.number().int().min(0), default: 10, description: 'Seconds between two rounds of $SYS topics (per node and broker totals); 0 turns them off.' }
+  { key: 'sys.intervalSeconds', env: 'SLOTMQ_SYS_INTERVAL', flag: 'sys-interval', schema: z.coerce.number().int().min(0), default: 10, description: 'Seconds between two rounds of $SYS topics (per node and broker totals); 0 turns them off.' },
+  { key: 'shared.strategy', env: 'SLOTMQ_SHARED_STRATEGY', flag: 'shared-strategy', schema: z.enum(SHARED_STRATEGIES), default: 'round_robin', description: 'How a shared subscription group ($share/<group>/<filter>) picks the member for a message: `round_robin` (even spread), `random`, `sticky` (one member while it stays), `hash_clientid` (one member per publisher), `hash_topic` (one member per topic: order per topic kept).' }
 ] as const satisfies readonly SettingSpec[]
 
 interface SettingSpec {
@@ -118,6 +120,7 @@ export interface Config {
   readonly admin: { readonly token: string | undefined }
   readonly drain: { readonly batchSize: number, readonly batchIntervalMs: number }
   readonly sys: { readonly intervalSeconds: number }
+  readonly shared: { readonly strategy: SharedStrategy }
 }
 
 /** Raw values by setting key, before validation. */
@@ -229,7 +232,8 @@ export function loadConfig (sources: ConfigSources): Config {
     shutdown: { timeoutMs: get<number>('shutdown.timeoutMs') },
     admin: { token: get<string | undefined>('admin.token') },
     drain: { batchSize: get<number>('drain.batchSize'), batchIntervalMs: get<number>('drain.batchIntervalMs') },
-    sys: { intervalSeconds: get<number>('sys.intervalSeconds') }
+    sys: { intervalSeconds: get<number>('sys.intervalSeconds') },
+    shared: { strategy: get<SharedStrategy>('shared.strategy') }
   })
 }
 

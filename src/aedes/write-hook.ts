@@ -16,11 +16,11 @@ import type { Aedes } from 'aedes'
 export interface WriteObserver {
   /** Whether a session existed for this client id when it connected, if known. */
   sessionPresent: (clientId: string) => boolean | undefined
-  /** Called for every PUBLISH written to a client (the aedes client, its packet identifier if QoS 1/2). */
-  publishSent: (qos: number, client: object, messageId: number | undefined) => void
+  /** Called for every PUBLISH written to a client (the aedes client, its packet identifier if QoS 1/2, the packet). */
+  publishSent: (qos: number, client: object, messageId: number | undefined, packet: WrittenPacket) => void
 }
 
-interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number, messageId?: number }
+export interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }
 interface StreamWithClient { client?: { id: string | null, broker: Aedes } }
 type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: unknown) => boolean
 
@@ -41,7 +41,7 @@ function installHook (): void {
     const observer = client === undefined ? undefined : observers.get(client.broker)
     if (observer !== undefined && client !== undefined) {
       if (packet.cmd === 'publish') {
-        observer.publishSent(packet.qos ?? 0, client, packet.messageId)
+        observer.publishSent(packet.qos ?? 0, client, packet.messageId, packet)
       } else if (packet.cmd === 'connack' && packet.returnCode === 0 && client.id !== null &&
         observer.sessionPresent(client.id) === true) {
         packet.sessionPresent = true

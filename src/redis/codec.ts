@@ -24,6 +24,9 @@
  *   admin    = u8 10 | u16 length | clientId | u8 length | action
  *                                              (an operator's request: `disconnect` a
  *                                              client, or `drain` this node)
+ *   shared   = u8 12 | u8 hops | u16 length | group | u16 length | filter | u32 hash | publish
+ *                                              (for one member of a shared group on this
+ *                                              node; hops: times it was passed on already)
  */
 import { BrokerError, ERR } from '../errors.js'
 
@@ -50,6 +53,10 @@ export type InboxRecord =
   | { kind: 'adopt', clientId: string, epoch: string }
   | { kind: 'admin', action: string, clientId: string }
   | { kind: 'adopted', clientId: string, epoch: string }
+  | SharedRecord
+
+/** A message for one member of the shared group (group, filter) on the receiving node. */
+export interface SharedRecord { kind: 'shared', group: string, filter: string, hash: number, hops: number, publish: PublishRecord }
 
 const VERSION = 1
 const FRAME_VERSION = 2
@@ -64,6 +71,7 @@ const T_DIRECT = 8
 const T_ADOPT = 9
 const T_ADMIN = 10
 const T_ADOPTED = 11
+const T_SHARED = 12
 
 /**
  * Builds one frame in a single growing buffer: a record costs no allocation of its own,
@@ -179,6 +187,26 @@ export class FrameWriter {
     return this
   }
 
+  /** A publish for one member of a shared group: counted as one record. */
+  shared (s: Omit<SharedRecord, 'kind' | 'publish'>, p: Omit<PublishRecord, 'kind'>): this {
+    const groupLength = Buffer.byteLength(s.group)
+    const filterLength = Buffer.byteLength(s.filter)
+    this.#ensure(10 + groupLength + filterLength)
+    const b = this.#buf
+    let o = this.#len
+    b[o++] = T_SHARED
+    b[o++] = s.hops & 0xff
+    o = b.writeUInt16BE(groupLength, o)
+    o += b.write(s.group, o)
+    o = b.writeUInt16BE(filterLength, o)
+    o += b.write(s.filter, o)
+    o = b.writeUInt32BE(s.hash >>> 0, o)
+    this.#len = o
+    this.publish(p)
+    this.#records--
+    return this
+  }
+
   #clientId (type: number, clientId: string): void {
     const length = Buffer.byteLength(clientId)
     this.#ensure(3 + length)
@@ -251,6 +279,15 @@ export function decodeFrame (frame: Buffer): { sender: string, seq: number, reco
         const clientId = r.str(r.u16())
         if (r.u8() !== T_PUBLISH) throw malformed('direct record without a publish')
         records.push({ kind: 'direct', clientId, publish: readPublish(r) })
+        break
+      }
+      case T_SHARED: {
+        const hops = r.u8()
+        const group = r.str(r.u16())
+        const filter = r.str(r.u16())
+        const hash = r.u32()
+        if (r.u8() !== T_PUBLISH) throw malformed('shared record without a publish')
+        records.push({ kind: 'shared', group, filter, hash, hops, publish: readPublish(r) })
         break
       }
       default: throw malformed(`unknown record type ${type}`)

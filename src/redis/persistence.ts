@@ -661,6 +661,9 @@ export class RedisPersistence extends MemoryPersistence {
     await super.addSubscriptions(client, subs)
     let held = this.#held.get(client.id)
     for (const sub of subs) {
+      // A shared subscription is a group member only while connected (the emitter's
+      // groups): a parked session holds no route for it and gets no share of the group.
+      if (sub.topic.startsWith('$share/')) continue
       if (sub.qos > 0 && held?.has(sub.topic) !== true) {
         held ??= new Set()
         held.add(sub.topic)

@@ -22,6 +22,8 @@ import { Outbox } from './outbox.js'
 import { PeerSync } from './peer-sync.js'
 import { Registry } from './registry.js'
 import { RouteTable } from './route-table.js'
+import { SharedDispatch } from './shared-dispatch.js'
+import type { SharedStrategy } from './shared.js'
 
 export interface ClusterRoutingDeps {
   redis: RedisConnections
@@ -44,6 +46,8 @@ export interface ClusterRoutingDeps {
   leaveWithEmitter?: boolean
   /** Called after this node reaped dead members (sessions and wills hook in here). */
   onReaped?: (memberIds: string[]) => void
+  /** How shared subscription groups pick a member (default round_robin). */
+  sharedStrategy?: SharedStrategy
 }
 
 /** An operator's request sent to this node by a peer (see `admin`). */
@@ -103,6 +107,7 @@ export class ClusterRouting {
   readonly #registry: Registry
   readonly #local: LocalRoutes
   readonly #sync: PeerSync
+  readonly #shared: SharedDispatch
   readonly #ready: Promise<void>
   #memberId: string
   #started = false
@@ -140,12 +145,14 @@ export class ClusterRouting {
       keys,
       memberId: () => this.#memberId,
       lost: (m) => {
-        if (m.clientId === undefined) this.#deliver(toMessage(m.record))
+        if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
+        else if (m.clientId === undefined) this.#deliver(toMessage(m.record))
         else this.#direct(m.clientId, toMessage(m.record))
       },
       replay: () => {
         const hooks = this.#sessions
-        return hooks === undefined ? undefined : async (m) => await hooks.recovered(toMessage(m.record), m.clientId)
+        // Shared group messages of the outage reach their members through the audit (`lost`).
+        return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(toMessage(m.record), m.clientId) }
       },
       log: this.#log
     })
@@ -200,7 +207,15 @@ export class ClusterRouting {
       forward: (message, done) => this.#forward(message, done),
       closed: async () => { if (deps.leaveWithEmitter !== false) await this.close() },
       ...(deps.refuseListener === undefined ? {} : { refuse: deps.refuseListener })
-    }, deps.emitterOptions)
+    }, deps.emitterOptions, deps.sharedStrategy)
+    this.#shared = new SharedDispatch({
+      emitter: this.emitter,
+      strategy: deps.sharedStrategy ?? 'round_robin',
+      memberId: () => this.#memberId,
+      table: this.table,
+      send: (s, message) => this.#outbox.add(s.target, w => w.shared(s, toRecord(message))),
+      log: this.#log
+    })
   }
 
   readonly #markReady: () => void
@@ -267,6 +282,18 @@ export class ClusterRouting {
     this.#local.removed(filter)
   }
 
+  /**
+   * Gives a shared group's message to another member of the group, on any node: one
+   * whose member disconnected before acknowledging it.
+   */
+  redispatchShared (group: string, filter: string, message: Message): void {
+    if (this.#closing !== undefined) return
+    this.#shared.redispatch(group, filter, message, 0, 0)
+  }
+
+  /** Shared group deliveries so far (local, sent to peers, dropped without a member). */
+  get sharedCounts (): Readonly<SharedDispatch['counts']> { return this.#shared.counts }
+
   get peers (): ReadonlySet<string> { return this.#peers }
   /** Counters for metrics. */
   stats (): ClusterStats {
@@ -303,6 +330,11 @@ export class ClusterRouting {
   /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
   async * journal (memberId: string): AsyncGenerator<JournalEntry> {
     for await (const m of this.#journal.messages(memberId)) {
+      // The dead node's shared group messages go to the groups' other members.
+      if (m.share !== undefined) {
+        this.#shared.redispatch(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
+        continue
+      }
       yield m.clientId === undefined ? { message: toMessage(m.record) } : { message: toMessage(m.record), clientId: m.clientId }
     }
   }
@@ -354,22 +386,26 @@ export class ClusterRouting {
     if (!this.#started || this.#closing !== undefined) return done()
     const targets = this.table.match(message.topic)
     targets.delete(this.#memberId)
-    if (targets.size === 0) return done()
+    // Shared groups cost one check of a counter while there are none.
+    const shared = this.#shared.active ? this.#shared.route(message) : undefined
+    if (targets.size === 0 && shared === undefined) return done()
     const record = toRecord(message)
     // QoS 0 completes at once unless Redis is falling behind; QoS 1/2 completes when Redis
     // has accepted the frame (the PUBACK/PUBREC follows that hand-off).
     if (record.qos === 0 && this.#outbox.unsettledBytes <= BACKPRESSURE_BYTES) {
       for (const t of targets) this.#outbox.add(t, w => w.publish(record))
+      if (shared !== undefined) for (const s of shared) this.#outbox.add(s.target, w => w.shared(s, record))
       this.counts.forwarded += targets.size
       return done()
     }
-    let pending = targets.size
+    let pending = targets.size + (shared?.length ?? 0)
     let failure: Error | undefined
     const settle = (err?: Error): void => {
       if (err !== undefined) failure ??= err
       if (--pending === 0) done(failure)
     }
     for (const t of targets) this.#outbox.add(t, w => w.publish(record), settle)
+    if (shared !== undefined) for (const s of shared) this.#outbox.add(s.target, w => w.shared(s, record), settle)
     this.counts.forwarded += targets.size
   }
 
@@ -401,6 +437,10 @@ export class ClusterRouting {
         case 'direct':
           this.#direct(r.clientId, toMessage(r.publish))
           break
+        case 'shared':
+          this.counts.received++
+          this.#receiveShared(r.group, r.filter, toMessage(r.publish), r.hash, r.hops)
+          break
         case 'adopt':
           this.#sessions?.adopted(r.clientId, r.epoch, sender)
           break
@@ -431,6 +471,12 @@ export class ClusterRouting {
       ? hook(message).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
       : undefined
     this.#inOrder(queued, () => this.emitter.deliver(message))
+  }
+
+  /** A message for a member of a shared group here, in order behind earlier deliveries. */
+  #receiveShared (group: string, filter: string, message: Message, hash: number, hops: number): void {
+    if (this.#deliveries === undefined) this.#shared.receive(group, filter, message, hash, hops)
+    else this.#inOrder(undefined, () => this.#shared.receive(group, filter, message, hash, hops))
   }
 
   /** Runs `then` after every earlier delivery and after `work`. */

@@ -28,8 +28,11 @@ const AUDIT_SETTLE_MS = 300
 /** Frames read per round trip. */
 const JOURNAL_BATCH = 200
 
-/** A QoS 1/2 message from a journal; `clientId` when it was for one session. */
-export interface JournalMessage { record: PublishRecord, clientId?: string }
+/**
+ * A QoS 1/2 message from a journal; `clientId` when it was for one session, `share`
+ * when it was for one member of a shared group.
+ */
+export interface JournalMessage { record: PublishRecord, clientId?: string, share?: { group: string, filter: string, hash: number } }
 
 interface JournalFrame { sender: string, seq: number, at: number, records: InboxRecord[] }
 
@@ -194,5 +197,6 @@ function * durable (records: InboxRecord[]): Generator<JournalMessage> {
   for (const r of records) {
     if (r.kind === 'publish' && r.qos > 0) yield { record: r }
     else if (r.kind === 'direct') yield { record: r.publish, clientId: r.clientId }
+    else if (r.kind === 'shared' && r.publish.qos > 0) yield { record: r.publish, share: { group: r.group, filter: r.filter, hash: r.hash } }
   }
 }

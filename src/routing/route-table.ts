@@ -5,6 +5,10 @@
  */
 import { QlobberDedup } from 'qlobber'
 import type { RouteChange } from '../redis/codec.js'
+import { excludesTopic, parseShareEntry, shareKey } from './shared.js'
+
+/** Members of one shared group (group, filter) on the peers: member id → member count. */
+export interface SharedRoute { readonly key: string, readonly group: string, readonly filter: string, readonly nodes: Map<string, number> }
 
 export type DeltaOutcome = 'applied' | 'stale' | 'gap' | 'unknown'
 
@@ -15,6 +19,12 @@ export class RouteTable {
   // Same matching rules as aedes' own emitter (mqemitter): '/' levels, '+', '#',
   // empty levels match. Over-matching is harmless: the receiving node matches again.
   readonly #index = new QlobberDedup<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  // Shared groups: their inner filter → group key, and per key the peers' member counts.
+  readonly #sharedIndex = new QlobberDedup<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  readonly #shared = new Map<string, SharedRoute>()
+
+  /** Number of shared groups with members on some peer (0: publishes skip the shared path). */
+  get sharedSize (): number { return this.#shared.size }
 
   /** Members whose routes are loaded. */
   members (): IterableIterator<string> {
@@ -42,9 +52,9 @@ export class RouteTable {
     for (const c of changes) {
       if (c.add && !peer.filters.has(c.filter)) {
         peer.filters.add(c.filter)
-        this.#index.add(c.filter, memberId)
+        this.#add(c.filter, memberId)
       } else if (!c.add && peer.filters.delete(c.filter)) {
-        this.#index.remove(c.filter, memberId)
+        this.#remove(c.filter, memberId)
       }
     }
     peer.seq = seq
@@ -55,14 +65,14 @@ export class RouteTable {
   replace (memberId: string, seq: number, filters: Iterable<string>): void {
     this.drop(memberId)
     const set = new Set(filters)
-    for (const f of set) this.#index.add(f, memberId)
+    for (const f of set) this.#add(f, memberId)
     this.#peers.set(memberId, { seq, filters: set })
   }
 
   drop (memberId: string): boolean {
     const peer = this.#peers.get(memberId)
     if (peer === undefined) return false
-    for (const f of peer.filters) this.#index.remove(f, memberId)
+    for (const f of peer.filters) this.#remove(f, memberId)
     this.#peers.delete(memberId)
     return true
   }
@@ -70,5 +80,54 @@ export class RouteTable {
   /** Members with at least one filter matching `topic`. */
   match (topic: string): Set<string> {
     return this.#index.match(topic)
+  }
+
+  /** Shared groups on the peers whose filter matches `topic`. */
+  matchShared (topic: string): SharedRoute[] {
+    const found: SharedRoute[] = []
+    for (const key of this.#sharedIndex.match(topic)) {
+      const route = this.#shared.get(key)
+      if (route !== undefined && !excludesTopic(route.filter, topic)) found.push(route)
+    }
+    return found
+  }
+
+  /** The peers' members of one shared group, if any. */
+  shared (key: string): SharedRoute | undefined {
+    return this.#shared.get(key)
+  }
+
+  #add (filter: string, memberId: string): void {
+    const share = parseShareEntry(filter)
+    if (share === undefined) {
+      this.#index.add(filter, memberId)
+      return
+    }
+    const key = shareKey(share.group, share.filter)
+    let route = this.#shared.get(key)
+    if (route === undefined) {
+      route = { key, group: share.group, filter: share.filter, nodes: new Map() }
+      this.#shared.set(key, route)
+      this.#sharedIndex.add(share.filter, key)
+    }
+    route.nodes.set(memberId, (route.nodes.get(memberId) ?? 0) + 1)
+  }
+
+  #remove (filter: string, memberId: string): void {
+    const share = parseShareEntry(filter)
+    if (share === undefined) {
+      this.#index.remove(filter, memberId)
+      return
+    }
+    const key = shareKey(share.group, share.filter)
+    const route = this.#shared.get(key)
+    if (route === undefined) return
+    const n = (route.nodes.get(memberId) ?? 0) - 1
+    if (n > 0) route.nodes.set(memberId, n)
+    else route.nodes.delete(memberId)
+    if (route.nodes.size === 0) {
+      this.#shared.delete(key)
+      this.#sharedIndex.remove(share.filter, key)
+    }
   }
 }

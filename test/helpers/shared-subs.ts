@@ -1,0 +1,82 @@
+/**
+ * Helpers for the shared subscription tests: group members that record what they got,
+ * and publishers that send many QoS 1 messages with a bounded number in flight.
+ */
+import type { MqttClient } from 'mqtt'
+import { connect, rawConnect, connectPacket, unique, type RawClient } from './mqtt.js'
+import { until } from './until.js'
+
+export interface Member { client: MqttClient, payloads: string[], topics: string[] }
+
+/** Connects a client to `url` and subscribes it to `filter` at QoS 1. */
+export async function member (url: string, filter: string): Promise<Member> {
+  const client = await connect(url, { clientId: unique('member') })
+  const m: Member = { client, payloads: [], topics: [] }
+  client.on('message', (topic, payload) => {
+    m.payloads.push(payload.toString())
+    m.topics.push(topic)
+  })
+  const [granted] = await client.subscribeAsync(filter, { qos: 1 })
+  if (granted?.qos !== 1) throw new Error(`subscription to ${filter} not granted: ${JSON.stringify(granted)}`)
+  return m
+}
+
+/**
+ * A member that never acknowledges: every QoS 1 message it is sent stays unacknowledged
+ * until its socket is destroyed.
+ */
+export async function silentMember (url: string, filter: string): Promise<RawClient> {
+  const raw = await rawConnect(url)
+  raw.send(connectPacket(unique('silent')))
+  await raw.next('connack')
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] })
+  const suback = await raw.next('suback') as unknown as { granted: number[] }
+  if (suback.granted[0] !== 1) throw new Error(`silent member not granted: ${JSON.stringify(suback.granted)}`)
+  return raw
+}
+
+/** Publishes `payloads` on `topic` at QoS 1, at most `window` unacknowledged at a time. */
+export async function publishAll (client: MqttClient, topic: string | ((i: number) => string), payloads: string[], window = 200): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < payloads.length) {
+      const i = next++
+      await client.publishAsync(typeof topic === 'string' ? topic : topic(i), payloads[i] ?? '', { qos: 1 })
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(window, payloads.length) }, lane))
+}
+
+/** Waits until the members together hold `count` messages. */
+export async function groupReceived (members: Array<{ payloads: string[] }>, count: number, timeoutMs = 30_000): Promise<void> {
+  await until(`the group received ${count} messages`, () => total(members) >= count, timeoutMs)
+}
+
+/** Waits a moment, then checks that the members hold exactly `count` messages (nothing more came). */
+export async function groupQuiet (members: Array<{ payloads: string[] }>, count: number, quietMs = 300): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, quietMs))
+  const n = total(members)
+  if (n !== count) throw new Error(`expected exactly ${count} messages in the group, got ${n}`)
+}
+
+export function total (members: Array<{ payloads: string[] }>): number {
+  return members.reduce((n, m) => n + m.payloads.length, 0)
+}
+
+/** Payloads received more than once across the members. */
+export function duplicates (members: Array<{ payloads: string[] }>): string[] {
+  const seen = new Set<string>()
+  const twice: string[] = []
+  for (const m of members) {
+    for (const p of m.payloads) {
+      if (seen.has(p)) twice.push(p)
+      seen.add(p)
+    }
+  }
+  return twice
+}
+
+/** Payloads `m0`… `m<n-1>` with a tag. */
+export function payloads (tag: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${tag}-${i}`)
+}

@@ -1,0 +1,116 @@
+/**
+ * Shared subscriptions ($share/<group>/<filter>, [MQTT-4.8.2] of MQTT 5, used by MQTT
+ * 3.1.1 clients): standalone, and three nodes on the real Redis Cluster with the group's
+ * members spread over them. Strategies are tested in shared-strategies.test.ts.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { closeAll, collect, connect, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { duplicates, groupQuiet, groupReceived, member, payloads, publishAll, silentMember, total, type Member } from '../helpers/shared-subs.js'
+import { until } from '../helpers/until.js'
+
+const MESSAGES = 10_000
+
+let redis: TestRedis | undefined
+before(async () => { redis = await useRedisCluster() })
+after(async () => {
+  await closeAll()
+  await redis?.stop()
+})
+
+function sharedSuite (name: string, start: () => Promise<Topology>): void {
+  describe(name, () => {
+    let topo: Topology
+    before(async () => { topo = await start() })
+    after(async () => { await topo.close() })
+    const url = (i: number): string => topo.urls[i % topo.urls.length] ?? ''
+
+    test('[MQTT-4.8.2] 5 members on 3 nodes: each of 10,000 QoS 1 messages reaches the group exactly once, and an ordinary subscriber gets all', async () => {
+      const topic = unique('shared/all')
+      const members: Member[] = []
+      for (let i = 0; i < 5; i++) members.push(await member(url(i), `$share/workers/${topic}`))
+      const ordinary = await member(url(1), topic)
+      const publishers = await Promise.all([0, 1, 2].map(async i => await connect(url(i))))
+      const sent = payloads('all', MESSAGES)
+      await Promise.all(publishers.map(async (p, i) => await publishAll(p, topic, sent.filter((_, j) => j % 3 === i))))
+
+      await groupReceived(members, MESSAGES)
+      await groupReceived([ordinary], MESSAGES)
+      await groupQuiet(members, MESSAGES)
+      assert.deepEqual(duplicates(members), [])
+      assert.deepEqual(new Set(members.flatMap(m => m.payloads)), new Set(sent))
+      assert.equal(ordinary.payloads.length, MESSAGES)
+      assert.deepEqual(new Set(ordinary.payloads), new Set(sent))
+      for (const m of members) assert.ok(m.payloads.length > 0, 'every member gets a share')
+    })
+
+    test('a member killed mid-run (socket destroyed) loses none of the messages it had not acknowledged: they go to the other members', async () => {
+      const topic = unique('shared/kill')
+      const members: Member[] = []
+      for (let i = 0; i < 4; i++) members.push(await member(url(i), `$share/workers/${topic}`))
+      const silent = await silentMember(url(2), `$share/workers/${topic}`)
+      const publishers = await Promise.all([0, 1, 2].map(async i => await connect(url(i))))
+      const sent = payloads('kill', MESSAGES)
+      const publishing = Promise.all(publishers.map(async (p, i) => await publishAll(p, topic, sent.filter((_, j) => j % 3 === i))))
+
+      await until('the silent member holds unacknowledged messages', () => silent.packets.filter(p => p.cmd === 'publish').length >= 100, 30_000)
+      silent.socket.destroy()
+      await publishing
+
+      await groupReceived(members, MESSAGES)
+      await groupQuiet(members, MESSAGES)
+      assert.deepEqual(duplicates(members), [])
+      assert.deepEqual(new Set(members.flatMap(m => m.payloads)), new Set(sent))
+    })
+
+    test('[MQTT-4.8.2] retained messages are not sent to a new shared subscription; a live retained publish reaches the group', async () => {
+      const topic = unique('shared/retained')
+      const publisher = await connect(url(0))
+      await publisher.publishAsync(topic, 'stored', { qos: 1, retain: true })
+      const ordinary = await connect(url(1))
+      const ordinaryGot = collect(ordinary)
+      await ordinary.subscribeAsync(topic, { qos: 1 })
+      await ordinaryGot.waitFor(1)
+      const shared = await connect(url(2))
+      const sharedGot = collect(shared)
+      await shared.subscribeAsync(`$share/g/${topic}`, { qos: 1 })
+      await expectNoMore(sharedGot, 0)
+
+      await publisher.publishAsync(topic, 'live', { qos: 1, retain: true })
+      const [live] = await sharedGot.waitFor(1)
+      assert.equal(live?.payload, 'live')
+      await publisher.publishAsync(topic, '', { qos: 1, retain: true })
+    })
+
+    test('a $share filter with an invalid group name or no filter gets SUBACK 0x80; the valid ones in the same SUBSCRIBE are granted', async () => {
+      const raw = await rawConnect(url(0))
+      raw.send(connectPacket(unique('invalid')))
+      await raw.next('connack')
+      const topics = ['$share//a', '$share/g', '$share/g/', '$share/g+/a', '$share/#/a', '$share/g/valid', '$share']
+      raw.send({ cmd: 'subscribe', messageId: 7, subscriptions: topics.map(topic => ({ topic, qos: 1 })) })
+      const suback = await raw.next('suback') as unknown as { granted: number[] }
+      assert.deepEqual(suback.granted, [0x80, 0x80, 0x80, 0x80, 0x80, 1, 0x80])
+      assert.equal(raw.closed, false)
+    })
+
+    test('messages reach the group only while it has a member; after the last member unsubscribes, an ordinary subscriber still gets them', async () => {
+      const topic = unique('shared/leave')
+      const m = await member(url(0), `$share/g/${topic}`)
+      const ordinary = await member(url(1), topic)
+      const publisher = await connect(url(2))
+      await publisher.publishAsync(topic, 'one', { qos: 1 })
+      await groupReceived([m], 1)
+      await m.client.unsubscribeAsync(`$share/g/${topic}`)
+      await publisher.publishAsync(topic, 'two', { qos: 1 })
+      await groupReceived([ordinary], 2)
+      assert.deepEqual(m.payloads, ['one'])
+      assert.equal(total([m, ordinary]), 3)
+    })
+  })
+}
+
+sharedSuite('shared subscriptions, standalone', async () => await startNodes(1))
+sharedSuite('shared subscriptions, three nodes on a Redis Cluster', async () =>
+  await startNodes(3, { redis: (redis?.seeds ?? []).join(','), 'redis-prefix': uniquePrefix() }))

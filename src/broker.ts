@@ -141,6 +141,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const fixes = installDeliveryFixes(aedes)
   const sharedMembers = installSharedMembers({
     aedes,
+    persistence: persistence as unknown as Parameters<typeof installSharedMembers>[0]['persistence'],
     redispatch: (group, filter, message) => {
       if (cluster !== undefined) cluster.routing.redispatchShared(group, filter, message)
       else local?.shared.redispatch(group, filter, message, 0, 0)

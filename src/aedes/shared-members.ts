@@ -8,8 +8,8 @@
  * - Each member's QoS 1/2 messages are tracked per connection from the hand-over to the
  *   member until its PUBACK (QoS 1) or PUBREC (QoS 2). When the connection closes, the
  *   messages not acknowledged go to another member of the group, on any node, instead of
- *   being stranded with the member that left. A persistent session's unacknowledged
- *   message is taken out of its session first, so that it is not sent again on resume.
+ *   being stranded with the member that left. These messages are not stored in a
+ *   persistent member's session, so it is not sent them again when it resumes.
  */
 import { Readable } from 'node:stream'
 import type { Aedes, AedesOptions } from 'aedes'
@@ -23,6 +23,8 @@ type Subscribe = (topic: string, func: Deliver, done?: (err?: Error) => void) =>
 
 export interface SharedMembersDeps {
   aedes: Aedes
+  /** The persistence handed to aedes (shared deliveries are kept out of sessions). */
+  persistence: { outgoingUpdate: (client: object, packet: object) => Promise<unknown> }
   /** Gives a message to another member of the group (any node). */
   redispatch: (group: string, filter: string, message: Message) => void
   log: Logger
@@ -47,7 +49,7 @@ export function installSharedMembers (deps: SharedMembersDeps): SharedMembers {
   const members = new WeakMap<Deliver, Member>()
   const wrapped = new WeakMap<Deliver, Deliver>()
   const tracked = new WeakMap<object, Tracked>()
-  const b = aedes as unknown as { subscribe: Subscribe, unsubscribe: Subscribe, persistence: Record<string, unknown> }
+  const b = aedes as unknown as { subscribe: Subscribe, unsubscribe: Subscribe }
   const subscribe = b.subscribe.bind(aedes)
   const unsubscribe = b.unsubscribe.bind(aedes)
 
@@ -123,19 +125,19 @@ export function installSharedMembers (deps: SharedMembersDeps): SharedMembers {
       else t.byRef.set(ref, rest)
       for (const p of mine) {
         if (p.messageId !== undefined) t.byId.delete(p.messageId)
-        if (member.client.clean || p.messageId === undefined) redispatch(p)
-        else takeOutOfSession(p)
+        redispatch(p)
       }
     }
   }
 
-  /** A persistent member's message leaves its session before another member gets it. */
-  const takeOutOfSession = (p: Pending): void => {
-    const clear = b.persistence.outgoingClearMessageId as (client: object, packet: { messageId: number }) => Promise<unknown>
-    clear.call(b.persistence, p.member.client, { messageId: p.messageId as number }).then(
-      () => redispatch(p),
-      (err: unknown) => log.info({ err, clientId: p.member.client.id }, 'unacknowledged shared message stays with its session')
-    )
+  // A shared delivery is kept per connection, never in a persistent member's session:
+  // a member is one while connected, and what it leaves unacknowledged goes to another
+  // member rather than waiting for it to resume.
+  const persistence = deps.persistence
+  const outgoingUpdate = persistence.outgoingUpdate.bind(persistence)
+  persistence.outgoingUpdate = async (client, packet) => {
+    if (tracked.get(client)?.byRef.get(refOf(packet))?.some(p => p.messageId === undefined) === true) return
+    return await outgoingUpdate(client, packet)
   }
 
   return {

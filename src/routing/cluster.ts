@@ -330,11 +330,8 @@ export class ClusterRouting {
   /** The QoS 1/2 messages in `memberId`'s journal, oldest first. */
   async * journal (memberId: string): AsyncGenerator<JournalEntry> {
     for await (const m of this.#journal.messages(memberId)) {
-      // The dead node's shared group messages go to the groups' other members.
-      if (m.share !== undefined) {
-        this.#shared.redispatch(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
-        continue
-      }
+      // Shared group messages were given to the groups' other members when the routes went.
+      if (m.share !== undefined) continue
       yield m.clientId === undefined ? { message: toMessage(m.record) } : { message: toMessage(m.record), clientId: m.clientId }
     }
   }
@@ -558,12 +555,32 @@ export class ClusterRouting {
         for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
         this.#dropPeer(m)
         await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
+        await this.#redispatchJournal(m)
       }
       if (this.#sessions === undefined) await dropRoutes()
       else await this.#sessions.reaped(m, live, dropRoutes).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
       if (this.#peers.has(m)) await dropRoutes()
     }
     this.#deps.onReaped?.(dead)
+  }
+
+  /**
+   * The QoS 1/2 shared group messages sent to a dead member in its last seconds (its
+   * journal) go to the groups' members on the live nodes: those its members had not
+   * acknowledged are not lost; those they had are delivered a second time.
+   */
+  async #redispatchJournal (memberId: string): Promise<void> {
+    let redispatched = 0
+    try {
+      for await (const m of this.#journal.messages(memberId)) {
+        if (m.share === undefined) continue
+        redispatched++
+        this.#shared.redispatch(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
+      }
+    } catch (err) {
+      this.#log.warn({ err, memberId }, 'dead node journal not read for its shared group messages')
+    }
+    if (redispatched > 0) this.#log.info({ memberId, redispatched }, 'dead node shared group messages given to other members')
   }
 
   async #rejoin (): Promise<void> {

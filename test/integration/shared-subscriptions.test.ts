@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeAll, collect, connect, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
+import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { duplicates, groupQuiet, groupReceived, member, payloads, publishAll, silentMember, total, type Member } from '../helpers/shared-subs.js'
@@ -63,6 +63,30 @@ function sharedSuite (name: string, start: () => Promise<Topology>): void {
       await groupQuiet(members, MESSAGES)
       assert.deepEqual(duplicates(members), [])
       assert.deepEqual(new Set(members.flatMap(m => m.payloads)), new Set(sent))
+    })
+
+    test('a persistent member killed with messages unacknowledged: they go to the other members, and are not sent again when its session resumes', async () => {
+      const topic = unique('shared/persistent')
+      const filter = `$share/workers/${topic}`
+      const members = [await member(url(0), filter), await member(url(1), filter)]
+      const id = unique('persistent-member')
+      const raw = await rawConnect(url(2))
+      raw.send(connectPacket(id, { clean: false }))
+      await raw.next('connack')
+      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] })
+      await raw.next('suback')
+      const publisher = await connect(url(0))
+      const sent = payloads('persistent', 300)
+      await publishAll(publisher, topic, sent, 20)
+      await until('the persistent member holds unacknowledged messages', () => raw.packets.some(p => p.cmd === 'publish'), 10_000)
+      raw.socket.destroy()
+
+      await until('every message reached the other members', () => new Set(members.flatMap(m => m.payloads)).size === sent.length, 20_000)
+      assert.deepEqual(duplicates(members), [])
+      const resumed = connectLater(url(2), { clientId: id, clean: false })
+      const again = collect(resumed.client)
+      assert.equal((await resumed.connected()).sessionPresent, true)
+      await expectNoMore(again, 0, 500)
     })
 
     test('[MQTT-4.8.2] retained messages are not sent to a new shared subscription; a live retained publish reaches the group', async () => {

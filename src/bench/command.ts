@@ -9,12 +9,13 @@ import { htmlReport, k6Summary, progressLine, renderTable } from './output.js'
 import { conn } from './scenarios/conn.js'
 import { sessions } from './scenarios/sessions.js'
 import { retained } from './scenarios/retained.js'
+import { sharedsub } from './scenarios/sharedsub.js'
 import { subprop } from './scenarios/subprop.js'
 import { takeover } from './scenarios/takeover.js'
 import { fanin, fanout, p2p } from './scenarios/throughput.js'
 import type { BenchOptions, BenchResult } from './types.js'
 
-export const SCENARIOS = { p2p, fanout, fanin, subprop, takeover, conn, retained, sessions } as const
+export const SCENARIOS = { p2p, fanout, fanin, sharedsub, subprop, takeover, conn, retained, sessions } as const
 export type ScenarioName = keyof typeof SCENARIOS
 
 export const BENCH_HELP = `slotmq bench: load generator and broker comparison
@@ -27,6 +28,8 @@ Scenarios:
   p2p        N pairs, each publisher on its own topic (--clients N, default 10)
   fanout     1 publisher to M subscribers on one topic (--clients M, default 10)
   fanin      M publishers to 1 wildcard subscriber (--clients M, default 10)
+  sharedsub  N publishers into one shared subscription group of M members, with per-member balance
+             (--publishers N, default 10; --clients M, default 10)
   subprop    SUBACK on --sub until a publish made on --pub first arrives (--clients = iterations, default 100)
   takeover   a persistent session moves from --pub to --sub and back (--clients = iterations, default 20)
   conn       connection storm (--clients connections, default 1000)
@@ -41,6 +44,7 @@ Options:
   --rate N|max       total publishes per second across publishers (default max)
   --duration S       seconds of publishing (default 10)
   --clients N        see the scenarios
+  --publishers N     publishers of the sharedsub scenario (default 10)
   --clean true|false clean session for subscribers (default true)
   --timeout S        longest wait for any step: connect, drain, first delivery (default 10)
   --metrics LIST     /metrics URLs of the brokers, for the conn scenario's memory figures
@@ -68,7 +72,7 @@ function int (name: string, value: string | undefined, fallback: number | undefi
 }
 
 /** Options some scenarios take besides the common ones. */
-export type ScenarioOptions = BenchOptions & { metrics?: string[], redis?: string[] }
+export type ScenarioOptions = BenchOptions & { metrics?: string[], redis?: string[], publishers?: number }
 
 function list (value: string): string[] {
   return value.split(',').map(s => s.trim()).filter(s => s.length > 0)
@@ -89,6 +93,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
         rate: { type: 'string' },
         duration: { type: 'string' },
         clients: { type: 'string' },
+        publishers: { type: 'string' },
         clean: { type: 'string' },
         timeout: { type: 'string' },
         metrics: { type: 'string' },
@@ -120,7 +125,8 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
     clean: v.clean !== 'false',
     timeoutMs: (int('timeout', v.timeout, 10, 1) as number) * 1000,
     ...(v.metrics === undefined ? {} : { metrics: list(v.metrics) }),
-    ...(v.redis === undefined ? {} : { redis: list(v.redis) })
+    ...(v.redis === undefined ? {} : { redis: list(v.redis) }),
+    ...(v.publishers === undefined ? {} : { publishers: int('publishers', v.publishers, undefined, 1) as number })
   }
   if (v.scenarios !== undefined) (options as { scenarios?: string[] }).scenarios = v.scenarios.split(',')
   return { scenario, options, json: v.json === true, report: v.report }

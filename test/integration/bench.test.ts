@@ -57,6 +57,15 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     })
   }
 
+  test('sharedsub: publishers on both nodes into one group of members on both nodes, each message reaches the group once and every member gets a share', async () => {
+    const both = [topo.urls[0] as string, topo.urls[1] as string]
+    const r = await runScenario('sharedsub', { ...options, pub: both, sub: both, clients: 4, publishers: 2 } as BenchOptions)
+    assert.equal(r.sent, 500)
+    assert.deepEqual({ expected: r.expected, received: r.received, lost: r.lost, duplicated: r.duplicated, outOfOrder: r.outOfOrder }, { expected: 500, received: 500, lost: 0, duplicated: 0, outOfOrder: 0 })
+    assert.equal(String(r.facts.per_member).split(' / ').length, 4)
+    assert.ok(Number(r.facts.member_min) > 0, `every member gets a share: ${String(r.facts.per_member)}`)
+  })
+
   test('subprop measures SUBACK to first delivery across nodes, with no timeouts', async () => {
     const r = await runScenario('subprop', { ...options, clients: 10 })
     assert.equal(r.facts.timeouts, 0)

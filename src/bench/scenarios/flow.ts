@@ -15,6 +15,12 @@ export interface FlowSpec {
   subs: Array<{ url: string, filter: string }>
   /** How many subscribers receive each publish of publisher i. */
   receivers: (pubIndex: number) => number
+  /**
+   * The subscribers are one shared subscription group: each publish reaches one of them.
+   * Duplicates are then counted across the group, and the result tells how many
+   * messages each member got (balance).
+   */
+  group?: boolean
 }
 
 /**
@@ -45,11 +51,22 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
 
     const started = nowMs()
     const rec = new Recorder(started)
+    const perSub = subs.map(() => 0)
+    // In a group, order is checked per member and publisher, duplicates across the group.
+    const groupSeen = new Map<string, Set<number>>()
     subs.forEach((client, si) => {
       client.on('message', (topic, payload) => {
         const at = nowMs()
         const p = readPayload(payload)
-        if (p !== undefined) rec.onReceived(`${si}|${topic}`, p.seq, at - p.sentAtMs, at)
+        if (p === undefined) return
+        if (spec.group === true) {
+          let seen = groupSeen.get(topic)
+          if (seen === undefined) groupSeen.set(topic, seen = new Set())
+          if (seen.has(p.seq)) { rec.duplicated++; return }
+          seen.add(p.seq)
+        }
+        perSub[si] = (perSub[si] ?? 0) + 1
+        rec.onReceived(`${si}|${topic}`, p.seq, at - p.sentAtMs, at)
       })
     })
 
@@ -80,7 +97,8 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
         const p = readPayload(payload)
         if (i === undefined || p === undefined) return
         const h = highest[i] as Map<number, number>
-        if (p.seq > (h.get(si) ?? 0)) h.set(si, p.seq)
+        const who = spec.group === true ? 0 : si
+        if (p.seq > (h.get(who) ?? 0)) h.set(who, p.seq)
         pumps[i]?.()
       }))
       await Promise.all(pubs.map(async (_, i) => await new Promise<void>(resolve => {
@@ -148,12 +166,24 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
       latency: rec.received > 0 ? percentiles(rec.latency) : undefined,
       ack: opts.qos > 0 ? percentiles(rec.ackLatency) : undefined,
       timings: {},
-      facts: { publishers: pubs.length, subscribers: subs.length },
+      facts: { publishers: pubs.length, subscribers: subs.length, ...(spec.group === true ? balance(perSub) : {}) },
       timeline: rec.timeline(),
       distribution: distribution(rec.latency)
     }
   } finally {
     await pool.closeAll()
+  }
+}
+
+/** How evenly a group's members were served: fewest and most messages, and the counts. */
+function balance (perSub: number[]): Record<string, number | string> {
+  const min = Math.min(...perSub)
+  const max = Math.max(...perSub)
+  return {
+    member_min: min,
+    member_max: max,
+    member_min_over_max: max === 0 ? '-' : `${(100 * min / max).toFixed(1)} %`,
+    per_member: perSub.join(' / ')
   }
 }
 

@@ -128,7 +128,8 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     retainedMessages: () => persistence.retainedCount,
     persistentSessions: () => persistence.sessionCount,
     bytes: () => connections.bytes(),
-    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters })
+    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters }),
+    shared: () => ({ ...(cluster?.routing.sharedCounts ?? local?.shared.counts ?? { local: 0, sent: 0, dropped: 0 }), redispatched: sharedMembers.counts.redispatched })
   })
   const traffic = observe(aedes, log, metrics)
   // Limits run first, then the hooks aedes was built with (authentication, access control).

@@ -17,6 +17,19 @@ export interface MetricsSources {
   cluster?: () => ClusterStats
   /** Sessions on Redis (Redis modes only). */
   sessions?: () => SessionStats
+  /** Shared subscription groups. */
+  shared?: () => SharedStats
+}
+
+export interface SharedStats {
+  /** Messages handed to a member of a shared group on this node. */
+  local: number
+  /** Messages sent to another node for one of its members. */
+  sent: number
+  /** Messages for a group with no member anywhere. */
+  dropped: number
+  /** Messages given to another member because theirs left without acknowledging them. */
+  redispatched: number
 }
 
 export interface SessionStats {
@@ -72,6 +85,13 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     total('slotmq_cluster_route_reloads_total', 'Peer route sets reloaded from Redis (gaps, joins, digest mismatches)', () => cluster().routeReloads)
     total('slotmq_cluster_inbox_resubscribes_total', 'Inbox subscriptions renewed after a lost ping', () => cluster().inboxResubscribes)
     total('slotmq_cluster_malformed_frames_total', 'Inbox frames dropped because they could not be decoded', () => cluster().malformedFrames)
+  }
+  const shared = sources.shared
+  if (shared !== undefined) {
+    total('slotmq_shared_delivered_total', 'Messages handed to a member of a shared subscription group on this node', () => shared().local)
+    total('slotmq_shared_sent_total', 'Messages sent to another node for one of its shared subscription group members', () => shared().sent)
+    total('slotmq_shared_dropped_total', 'Messages for a shared subscription group that had no member anywhere', () => shared().dropped)
+    total('slotmq_shared_redispatched_total', 'Messages given to another group member because theirs disconnected without acknowledging them', () => shared().redispatched)
   }
   const sessions = sources.sessions
   if (sessions !== undefined) {

@@ -3,6 +3,7 @@
  * and publishers that send many QoS 1 messages with a bounded number in flight.
  */
 import type { MqttClient } from 'mqtt'
+import type { Topology } from './nodes.js'
 import { connect, rawConnect, connectPacket, unique, type RawClient } from './mqtt.js'
 import { until } from './until.js'
 
@@ -79,4 +80,15 @@ export function duplicates (members: Array<{ payloads: string[] }>): string[] {
 /** Payloads `m0`… `m<n-1>` with a tag. */
 export function payloads (tag: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${tag}-${i}`)
+}
+
+/** A counter from every node's GET /metrics, summed. */
+export async function metricSum (topo: Topology, name: string): Promise<number> {
+  let sum = 0
+  for (const node of topo.nodes) {
+    const text = await (await fetch(`http://127.0.0.1:${node.http?.port ?? 0}/metrics`)).text()
+    const line = text.split('\n').find(l => l.startsWith(`${name} `))
+    sum += Number(line?.split(' ')[1] ?? 0)
+  }
+  return sum
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
-import { duplicates, groupQuiet, groupReceived, member, payloads, publishAll, silentMember, total, type Member } from '../helpers/shared-subs.js'
+import { duplicates, groupQuiet, groupReceived, member, metricSum, payloads, publishAll, silentMember, total, type Member } from '../helpers/shared-subs.js'
 import { until } from '../helpers/until.js'
 
 const MESSAGES = 10_000
@@ -63,6 +63,7 @@ function sharedSuite (name: string, start: () => Promise<Topology>): void {
       await groupQuiet(members, MESSAGES)
       assert.deepEqual(duplicates(members), [])
       assert.deepEqual(new Set(members.flatMap(m => m.payloads)), new Set(sent))
+      assert.ok(await metricSum(topo, 'slotmq_shared_redispatched_total') >= 100, 'counted in slotmq_shared_redispatched_total')
     })
 
     test('a persistent member killed with messages unacknowledged: they go to the other members, and are not sent again when its session resumes', async () => {

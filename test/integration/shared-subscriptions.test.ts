@@ -3,6 +3,9 @@
  * 3.1.1 clients): standalone, and three nodes on the real Redis Cluster with the group's
  * members spread over them. Strategies are tested in shared-strategies.test.ts.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
@@ -139,3 +142,20 @@ function sharedSuite (name: string, start: () => Promise<Topology>): void {
 sharedSuite('shared subscriptions, standalone', async () => await startNodes(1))
 sharedSuite('shared subscriptions, three nodes on a Redis Cluster', async () =>
   await startNodes(3, { redis: (redis?.seeds ?? []).join(','), 'redis-prefix': uniquePrefix() }))
+
+test('access control rules see the inner filter of a $share subscription', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slotmq-shared-acl-'))
+  const file = join(dir, 'auth.json')
+  await writeFile(file, JSON.stringify({ users: {}, acl: [{ anonymous: true, action: 'all', topic: 'public/#' }] }))
+  const topo = await startNodes(1, { 'auth-file': file })
+  t.after(async () => {
+    await topo.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const raw = await rawConnect(topo.urls[0] ?? '')
+  raw.send(connectPacket(unique('acl')))
+  await raw.next('connack')
+  raw.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: '$share/g/public/a', qos: 1 }, { topic: '$share/g/private/a', qos: 1 }] })
+  const suback = await raw.next('suback') as unknown as { granted: number[] }
+  assert.deepEqual(suback.granted, [1, 0x80])
+})

@@ -170,7 +170,8 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     if (redisPersistence !== undefined) {
       const deliverQoS = client.deliverQoS
       client.deliverQoS = (packet, cb) => {
-        if (packet.qos > 0 && (redisPersistence.alreadySent(client, packet) || redisPersistence.waitsForReplay(client as unknown as ClientLike, packet))) return cb()
+        if (packet.qos > 0 && !sharedMembers.isSharedDelivery(client, packet) &&
+          (redisPersistence.alreadySent(client, packet) || redisPersistence.waitsForReplay(client as unknown as ClientLike, packet))) return cb()
         deliverQoS(packet, cb)
       }
       stream.once('close', () => {

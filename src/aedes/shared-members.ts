@@ -33,6 +33,12 @@ export interface SharedMembersDeps {
 export interface SharedMembers {
   /** Call right after aedes creates a client (after the delivery fixes). */
   onClient: (client: ClientInternals) => void
+  /**
+   * Whether `packet`, on its way to `client`, is a shared group delivery: it is in no
+   * session queue, so session replay rules (wait for the replay, sent already) do not
+   * apply to it.
+   */
+  isSharedDelivery: (client: object, packet: object) => boolean
   /** Call for every PUBLISH written to a client (the write hook). */
   publishSent: (client: object, packet: { qos?: number, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }) => void
   /** Messages given to another member because theirs left without acknowledging them. */
@@ -133,15 +139,18 @@ export function installSharedMembers (deps: SharedMembersDeps): SharedMembers {
   // A shared delivery is kept per connection, never in a persistent member's session:
   // a member is one while connected, and what it leaves unacknowledged goes to another
   // member rather than waiting for it to resume.
+  const isSharedDelivery = (client: object, packet: object): boolean =>
+    tracked.get(client)?.byRef.get(refOf(packet))?.some(p => p.messageId === undefined) === true
   const persistence = deps.persistence
   const outgoingUpdate = persistence.outgoingUpdate.bind(persistence)
   persistence.outgoingUpdate = async (client, packet) => {
-    if (tracked.get(client)?.byRef.get(refOf(packet))?.some(p => p.messageId === undefined) === true) return
+    if (isSharedDelivery(client, packet)) return
     return await outgoingUpdate(client, packet)
   }
 
   return {
     counts,
+    isSharedDelivery,
     onClient (client) {
       client.subscriptions = new Proxy(client.subscriptions, {
         set (target, topic: string, record: SubscriptionRecord) {

@@ -120,6 +120,16 @@ export function installSharedMembers (deps: SharedMembersDeps): SharedMembers {
     if (list?.length === 0) t.byRef.delete(ref)
   }
 
+  // A member that unsubscribed and then left without acknowledging: once aedes is done
+  // with the connection (every subscription removed), what is left goes to the group.
+  aedes.on('clientDisconnect', (client) => {
+    const t = tracked.get(client)
+    if (t === undefined) return
+    const left = new Set<Member>()
+    for (const list of t.byRef.values()) for (const p of list) left.add(p.member)
+    for (const member of left) release(member)
+  })
+
   const release = (member: Member): void => {
     const t = tracked.get(member.client)
     if (t === undefined) return

@@ -69,6 +69,23 @@ function sharedSuite (name: string, start: () => Promise<Topology>): void {
       assert.ok(await metricSum(topo, 'slotmq_shared_redispatched_total') >= 100, 'counted in slotmq_shared_redispatched_total')
     })
 
+    test('a member that unsubscribes and then leaves without acknowledging: its messages go to the other members', async () => {
+      const topic = unique('shared/unsub')
+      const filter = `$share/workers/${topic}`
+      const members = [await member(url(0), filter), await member(url(1), filter)]
+      const silent = await silentMember(url(2), filter)
+      const publisher = await connect(url(0))
+      const sent = payloads('unsub', 300)
+      await publishAll(publisher, topic, sent, 20)
+      await until('the silent member holds unacknowledged messages', () => silent.packets.some(p => p.cmd === 'publish'), 10_000)
+      silent.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [filter] })
+      await silent.next('unsuback')
+      silent.socket.destroy()
+
+      await until('every message reached the other members', () => new Set(members.flatMap(m => m.payloads)).size === sent.length, 20_000)
+      assert.deepEqual(duplicates(members), [])
+    })
+
     test('a persistent member killed with messages unacknowledged: they go to the other members, and are not sent again when its session resumes', async () => {
       const topic = unique('shared/persistent')
       const filter = `$share/workers/${topic}`

@@ -36,7 +36,7 @@ import { VERSION } from './version.js'
 import { createNodeAdmin, type NodeAdmin } from './admin/node-admin.js'
 import { StatsStore } from './admin/stats.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
-import { createKeySpace } from './redis/keys.js'
+import { createKeySpace, type KeySpace } from './redis/keys.js'
 import { RedisPersistence, type ClientLike, type Packet } from './redis/persistence.js'
 import { RetainedStore } from './redis/retained.js'
 import { Scripts } from './redis/scripts.js'
@@ -81,7 +81,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     anonymous: config.auth.anonymous,
     log: deps.log,
     certificateUser,
-    redisUsers: cluster === undefined ? undefined : new RedisUsers(cluster.redis.cmd, createKeySpace(config.redis.keyPrefix)),
+    redisUsers: cluster === undefined ? undefined : new RedisUsers(cluster.redis.cmd, cluster.keys),
     onDenied: (action) => metrics.aclDenied.inc({ action }),
     onRefused: (code) => metrics.authRefused.inc({ reason: code === CONNACK_BAD_CREDENTIALS ? 'bad_credentials' : 'not_authorized' })
   }).catch(async (err: unknown) => { await cluster?.close(); throw err })
@@ -286,7 +286,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
         : {
             cluster: {
               routing: cluster.routing,
-              store: new StatsStore({ redis: cluster.redis.cmd, keys: createKeySpace(config.redis.keyPrefix), leases: async () => await cluster.routing.leases(), leaseTtlMs: config.cluster.leaseTtlMs })
+              store: new StatsStore({ redis: cluster.redis.cmd, keys: cluster.keys, leases: async () => await cluster.routing.leases(), leaseTtlMs: config.cluster.leaseTtlMs })
             }
           }),
       stopAccepting: () => { for (const l of listeners) void l.close() },
@@ -317,6 +317,7 @@ function loadTls (config: Config, log: Logger, metrics: BrokerMetrics): TlsCrede
 
 interface ClusterParts {
   redis: RedisConnections
+  keys: KeySpace
   routing: ClusterRouting
   persistence: RedisPersistence
   close: () => Promise<void>
@@ -379,6 +380,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
     let closed = false
     return {
       redis,
+      keys,
       routing,
       persistence,
       close: async () => {

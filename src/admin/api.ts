@@ -12,6 +12,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { sendJson } from '../listeners/http.js'
 import type { Logger } from '../logger.js'
 
 export interface AdminOps {
@@ -25,10 +26,6 @@ export interface AdminOps {
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, path: string) => boolean
-
-export function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body) + '\n')
-}
 
 /** A handler for /admin/… and /sessions/…; returns false for any other path. */
 export function createAdminApi (opts: { token: string | undefined, ops: AdminOps, log: Logger }): HttpHandler {

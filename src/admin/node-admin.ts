@@ -50,6 +50,7 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
     batchIntervalMs: deps.settings.drainBatchIntervalMs,
     log
   })
+  const startDrain = (): void => { drain.run().catch((err: unknown) => log.error({ err }, 'drain failed')) }
   const stats = (): NodeStats => ({
     memberId: memberId(),
     nodeId: deps.nodeId,
@@ -68,7 +69,7 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
       if (client !== undefined) disconnectWithoutWill(client)
     } else if (action === 'drain') {
       log.info({ requestedBy: sender }, 'admin: drain requested by a peer')
-      drain.run().catch((err: unknown) => log.error({ err }, 'drain failed'))
+      startDrain()
     } else {
       log.warn({ action, sender }, 'unknown admin request ignored')
     }
@@ -104,13 +105,13 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
     },
     drain: async (node) => {
       if (node === undefined || node === memberId() || (deps.cluster === undefined && node === deps.nodeId)) {
-        drain.run().catch((err: unknown) => log.error({ err }, 'drain failed'))
+        startDrain()
         return { node: memberId() }
       }
       if (deps.cluster === undefined || routing === undefined) return undefined
       const target = (await deps.cluster.store.members()).find(m => m.memberId === node || m.nodeId === node)
       if (target === undefined) return undefined
-      if (target.memberId === memberId()) drain.run().catch((err: unknown) => log.error({ err }, 'drain failed'))
+      if (target.memberId === memberId()) startDrain()
       else routing.admin(target.memberId, 'drain')
       return { node: target.memberId }
     }

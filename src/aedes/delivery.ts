@@ -17,6 +17,7 @@
  */
 import type { Aedes } from 'aedes'
 import { Qlobber } from 'qlobber'
+import { TOPIC_MATCHING } from '../topics.js'
 import { internals, type ClientInternals, type Deliver, type SubscriptionRecord } from './internals.js'
 
 const NO_DUPLICATES: Record<string, number> = new Proxy(Object.create(null) as Record<string, number>, {
@@ -81,7 +82,7 @@ export function installDeliveryFixes (broker: Aedes): DeliveryFixes {
 function maxGrantedQos (client: ClientInternals, topic: string): 0 | 1 | 2 {
   let filters = client.slotmqFilters
   if (filters === undefined) {
-    filters = new Qlobber<number>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+    filters = new Qlobber<number>(TOPIC_MATCHING)
     for (const [filter, record] of Object.entries(client.subscriptions)) filters.add(filter, record.qos)
     client.slotmqFilters = filters
   }

@@ -13,6 +13,7 @@
  * rule for part of a granted wildcard, or a rule removed by a reload, still holds.
  */
 import { Qlobber } from 'qlobber'
+import { filterSees, TOPIC_MATCHING } from '../topics.js'
 
 export type AclAction = 'publish' | 'subscribe' | 'all'
 
@@ -131,11 +132,10 @@ function substitute (topic: string, identity: Identity): string | undefined {
 }
 
 function matcher (): Qlobber<string> {
-  return new Qlobber<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  return new Qlobber<string>(TOPIC_MATCHING)
 }
 
 function reaches (rules: Qlobber<string>, topic: string): boolean {
   const found = rules.match(topic)
-  if (!topic.startsWith('$')) return found.length > 0
-  return found.some(f => !f.startsWith('+') && !f.startsWith('#'))
+  return found.some(f => filterSees(f, topic))
 }

@@ -1,7 +1,7 @@
-import { createServer } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../logger.js'
-import { sendJson as send, type HttpHandler } from '../admin/api.js'
+import type { HttpHandler } from '../admin/api.js'
 import { closeServer, listen } from './listen.js'
 import type { Listener } from './tcp.js'
 
@@ -33,26 +33,26 @@ export async function startHttpListener (
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (opts.admin?.(req, res, path) === true) return
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return send(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' })
+      return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' })
     }
     switch (path) {
       case '/health':
-        return send(res, 200, { status: 'ok' })
+        return sendJson(res, 200, { status: 'ok' })
       case '/ready': {
         const checks = Object.fromEntries(opts.checks.map(c => [c.name, c.ok()]))
         const ready = Object.values(checks).every(Boolean)
-        return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...opts.details?.() })
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks, ...opts.details?.() })
       }
       case '/metrics':
         opts.registry.metrics().then(
           (text) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text),
           (err: unknown) => {
             opts.log.error({ err }, 'metrics collection failed')
-            send(res, 500, { error: 'metrics collection failed' })
+            sendJson(res, 500, { error: 'metrics collection failed' })
           })
         return
       default:
-        return send(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics', '/admin/…', '/sessions/<client id>'] })
+        return sendJson(res, 404, { error: 'not found', endpoints: ['/health', '/ready', '/metrics', '/admin/…', '/sessions/<client id>'] })
     }
   })
   server.on('clientError', (err, socket) => {
@@ -68,4 +68,9 @@ export async function startHttpListener (
       await closeServer(server)
     }
   }
+}
+
+/** Answers with a JSON body. */
+export function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body) + '\n')
 }

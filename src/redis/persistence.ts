@@ -21,6 +21,7 @@
 import { Readable } from 'node:stream'
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
 import { Qlobber } from 'qlobber'
+import { filterSees, TOPIC_MATCHING } from '../topics.js'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../logger.js'
 import type { RedisClient } from './client.js'
@@ -85,7 +86,6 @@ interface OwnedSession {
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
-const QLOBBER_OPTIONS = { separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true }
 /** Longest time between two checks for expired parked sessions. */
 const EXPIRY_CHECK_MS = 30_000
 /** Session ids of a dead member claimed per SSCAN round. */
@@ -321,7 +321,7 @@ export class RedisPersistence extends MemoryPersistence {
     const me = this.#links.memberId()
     // Persistent sessions the dead node held, by their owner now (adopter, or the node the
     // client reconnected to), with their subscriptions: the journal is replayed to them.
-    const heirs = new Qlobber<{ clientId: string, qos: number, filter: string }>(QLOBBER_OPTIONS)
+    const heirs = new Qlobber<{ clientId: string, qos: number, filter: string }>(TOPIC_MATCHING)
     const owners = new Map<string, string>()
     let cursor = '0'
     let wills = 0
@@ -961,10 +961,6 @@ function fnv1a (text: string): number {
 }
 
 /** [MQTT-4.7.2-1]: a filter whose first level is a wildcard does not match a `$` topic. */
-function filterSees (filter: string, topic: string): boolean {
-  return !topic.startsWith('$') || (!filter.startsWith('+') && !filter.startsWith('#'))
-}
-
 function capQos (packet: Packet, qos: number): Packet {
   return typeof packet.qos === 'number' && packet.qos > qos ? { ...packet, qos } : packet
 }

@@ -10,6 +10,7 @@
  */
 import { Readable } from 'node:stream'
 import { QlobberTrue } from 'qlobber'
+import { TOPIC_MATCHING } from '../topics.js'
 import type { RedisClient } from './client.js'
 import { decodeRetained, encodeRetained } from './codec.js'
 import { firstLevel, type KeySpace } from './keys.js'
@@ -74,7 +75,7 @@ export class RetainedStore {
       if (stored !== null) yield decodeRetained(pattern, stored)
       return
     }
-    const matcher = new QlobberTrue({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+    const matcher = new QlobberTrue(TOPIC_MATCHING)
     matcher.add(pattern)
     const first = firstLevel(pattern)
     const partitions = first === '+' || first === '#'

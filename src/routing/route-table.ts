@@ -4,8 +4,9 @@
  * each numbered per sender so that a gap is noticed and repaired by a reload.
  */
 import { QlobberDedup } from 'qlobber'
+import { filterSees, TOPIC_MATCHING } from '../topics.js'
 import type { RouteChange } from '../redis/codec.js'
-import { excludesTopic, parseShareEntry, shareKey } from './shared.js'
+import { parseShareEntry, shareKey } from './shared.js'
 
 /** Members of one shared group (group, filter) on the peers: member id → member count. */
 export interface SharedRoute { readonly key: string, readonly group: string, readonly filter: string, readonly nodes: Map<string, number> }
@@ -18,9 +19,9 @@ export class RouteTable {
   readonly #peers = new Map<string, PeerRoutes>()
   // Same matching rules as aedes' own emitter (mqemitter): '/' levels, '+', '#',
   // empty levels match. Over-matching is harmless: the receiving node matches again.
-  readonly #index = new QlobberDedup<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  readonly #index = new QlobberDedup<string>(TOPIC_MATCHING)
   // Shared groups: their inner filter → group key, and per key the peers' member counts.
-  readonly #sharedIndex = new QlobberDedup<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  readonly #sharedIndex = new QlobberDedup<string>(TOPIC_MATCHING)
   readonly #shared = new Map<string, SharedRoute>()
 
   /** Number of shared groups with members on some peer (0: publishes skip the shared path). */
@@ -87,7 +88,7 @@ export class RouteTable {
     const found: SharedRoute[] = []
     for (const key of this.#sharedIndex.match(topic)) {
       const route = this.#shared.get(key)
-      if (route !== undefined && !excludesTopic(route.filter, topic)) found.push(route)
+      if (route !== undefined && filterSees(route.filter, topic)) found.push(route)
     }
     return found
   }

@@ -5,8 +5,9 @@
  * gets a message only through `deliver`, which hands it to one member.
  */
 import { QlobberDedup } from 'qlobber'
+import { filterSees, TOPIC_MATCHING } from '../topics.js'
 import type { Message } from './emitter.js'
-import { excludesTopic, pick, shareKey, type PickState, type SharedStrategy } from './shared.js'
+import { pick, shareKey, type PickState, type SharedStrategy } from './shared.js'
 
 export type Listener = (message: Message, done: () => void) => void
 
@@ -23,7 +24,7 @@ const noop = (): void => {}
 export class SharedGroups {
   readonly #strategy: SharedStrategy
   readonly #groups = new Map<string, LocalGroup>()
-  readonly #index = new QlobberDedup<string>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+  readonly #index = new QlobberDedup<string>(TOPIC_MATCHING)
   /** A stable id per member listener (sticky and hash picks must not shift when one leaves). */
   readonly #ids = new WeakMap<Listener, string>()
   #nextId = 0
@@ -73,7 +74,7 @@ export class SharedGroups {
     const found: LocalGroup[] = []
     for (const key of this.#index.match(topic)) {
       const g = this.#groups.get(key)
-      if (g !== undefined && !excludesTopic(g.filter, topic)) found.push(g)
+      if (g !== undefined && filterSees(g.filter, topic)) found.push(g)
     }
     return found
   }

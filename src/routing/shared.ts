@@ -60,15 +60,6 @@ export function parseShareEntry (entry: string): ShareRef | undefined {
   return { group: entry.slice(SHARE_PREFIX.length, plus), filter: entry.slice(slash + 1) }
 }
 
-/**
- * [MQTT-4.7.2-1]: a filter starting with a wildcard does not match topics starting with
- * `$`; aedes applies this to ordinary subscriptions, and the shared groups do the same.
- */
-export function excludesTopic (filter: string, topic: string): boolean {
-  const f = filter.charCodeAt(0)
-  return topic.charCodeAt(0) === 36 && (f === 43 || f === 35)
-}
-
 /** A 32-bit FNV-1a hash: the same string gives the same member on every node. */
 export function hash32 (s: string): number {
   let h = 0x811c9dc5

@@ -11,8 +11,9 @@ import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { closeAll, connectPacket, unique } from '../helpers/mqtt.js'
+import type { Broker } from '../../src/broker.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
-import { steadyTraffic } from '../helpers/steady-traffic.js'
+import { steadyTraffic, type SteadyTraffic } from '../helpers/steady-traffic.js'
 import { until } from '../helpers/until.js'
 
 const FLOOD = 1500
@@ -65,6 +66,26 @@ function tally (sockets: FloodSocket[]): Record<Ending, number> {
 }
 
 /** slotmq_limit_refused_total{limit} as GET /metrics shows it. */
+/** Floods the node while a steady client publishes QoS 1; returns once every flood socket is answered or closed. */
+async function floodWhileSteady (topo: Topology): Promise<{ node: Broker, steady: SteadyTraffic, sockets: FloodSocket[], counts: Record<Ending, number>, acked: number }> {
+  const node = topo.nodes[0]
+  assert.ok(node !== undefined)
+  const steady = await steadyTraffic(topo.urls[0] ?? '')
+  const sockets = await flood(node.mqtt.port)
+  await until('every flood socket was answered or closed', () => tally(sockets)['still open'] === 0, CONNECT_TIMEOUT_MS + 20_000)
+  const counts = tally(sockets)
+  const acked = await steady.stop()
+  return { node, steady, sockets, counts, acked }
+}
+
+/** After the flood: the steady client lost nothing, only it is connected, the node answers. */
+async function steadyClientsUnharmed (node: Broker, steady: SteadyTraffic, sockets: FloodSocket[]): Promise<void> {
+  for (const s of sockets) s.destroy()
+  await steady.expectAllDelivered()
+  await until('only the steady clients are connected', () => node.aedes.connectedClients === 2, 10_000)
+  assert.equal((await fetch(`http://127.0.0.1:${node.http?.port ?? 0}/health`)).status, 200)
+}
+
 async function refusals (topo: Topology, limit: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/metrics`)).text()
   const m = new RegExp(`slotmq_limit_refused_total\\{limit="${limit}"\\} (\\d+)`).exec(text)
@@ -80,20 +101,11 @@ describe('a connection flood', { timeout: 120_000 }, () => {
     after(async () => { await topo.close() })
 
     test('every CONNECT is answered, every silent socket is closed by the node, and a steady client loses no QoS 1 message', async () => {
-      const node = topo.nodes[0]
-      assert.ok(node !== undefined)
-      const steady = await steadyTraffic(topo.urls[0] ?? '')
-      const sockets = await flood(node.mqtt.port)
-      await until('every flood socket was answered or closed', () => tally(sockets)['still open'] === 0, CONNECT_TIMEOUT_MS + 20_000)
-      const counts = tally(sockets)
-      const acked = await steady.stop()
+      const { node, steady, sockets, counts, acked } = await floodWhileSteady(topo)
       console.log(`flood without limits: ${FLOOD} sockets, ${JSON.stringify(counts)}; steady publisher: ${acked} acknowledged`)
       assert.equal(counts['connack 0'], FLOOD / 2)
       assert.equal(counts['closed silent'], FLOOD / 2)
-      for (const s of sockets) s.destroy()
-      await steady.expectAllDelivered()
-      await until('only the steady clients are connected', () => node.aedes.connectedClients === 2, 10_000)
-      assert.equal((await fetch(`http://127.0.0.1:${node.http?.port ?? 0}/health`)).status, 200)
+      await steadyClientsUnharmed(node, steady, sockets)
     })
   })
 
@@ -111,13 +123,7 @@ describe('a connection flood', { timeout: 120_000 }, () => {
     })
 
     test('connections beyond the limits are refused and counted in /metrics, and a steady client loses no QoS 1 message', async () => {
-      const node = topo.nodes[0]
-      assert.ok(node !== undefined)
-      const steady = await steadyTraffic(topo.urls[0] ?? '')
-      const sockets = await flood(node.mqtt.port)
-      await until('every flood socket was answered or closed', () => tally(sockets)['still open'] === 0, CONNECT_TIMEOUT_MS + 20_000)
-      const counts = tally(sockets)
-      const acked = await steady.stop()
+      const { node, steady, sockets, counts, acked } = await floodWhileSteady(topo)
       const byRate = await refusals(topo, 'connection_rate')
       const byCount = await refusals(topo, 'connections')
       console.log(`flood with limits (max ${MAX_CONNECTIONS} connections, ${CONNECTION_RATE}/s per address): ${JSON.stringify(counts)}; ` +
@@ -125,10 +131,7 @@ describe('a connection flood', { timeout: 120_000 }, () => {
       assert.ok(byRate > 0, 'the connection rate refused part of the flood')
       assert.equal(byCount, counts['connack 3'], 'every CONNACK 0x03 is counted')
       assert.ok(counts['connack 0'] <= MAX_CONNECTIONS - 2, 'no more clients than the limit (2 places held by the steady clients)')
-      for (const s of sockets) s.destroy()
-      await steady.expectAllDelivered()
-      await until('only the steady clients are connected', () => node.aedes.connectedClients === 2, 10_000)
-      assert.equal((await fetch(`http://127.0.0.1:${node.http?.port ?? 0}/health`)).status, 200)
+      await steadyClientsUnharmed(node, steady, sockets)
     })
   })
 })

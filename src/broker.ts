@@ -17,7 +17,7 @@ import { RedisUsers } from './auth/redis-users.js'
 import { createInflightLimit } from './aedes/inflight.js'
 import { createLimits } from './aedes/limits.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
-import { internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
+import { clientsOf, internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { guardParser } from './aedes/parser-guards.js'
 import { skipClosedClientRegistration } from './aedes/register-guard.js'
@@ -277,7 +277,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       }),
       session: async (clientId) => {
         if (redisPersistence !== undefined) return await redisPersistence.describe(clientId)
-        const live = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+        const live = clientsOf(aedes)[clientId]
         const subs = live === undefined ? undefined : Object.entries(internals(live).subscriptions).map(([topic, s]) => ({ topic, qos: s.qos }))
         return await (persistence as StandalonePersistence).describe(clientId, subs)
       },
@@ -430,7 +430,7 @@ function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): { received
 
 function countSubscriptions (aedes: Aedes): number {
   let n = 0
-  const clients = (aedes as unknown as { clients: Record<string, Client> }).clients
+  const clients = clientsOf(aedes)
   for (const id in clients) {
     const client = clients[id]
     if (client !== undefined) n += Object.keys(internals(client).subscriptions).length

@@ -7,6 +7,7 @@
  */
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../logger.js'
+import { clientsOf } from '../aedes/internals.js'
 
 export interface DrainDeps {
   aedes: Aedes
@@ -58,8 +59,7 @@ export class Drain {
 
 /** The clients connected to this node now. */
 export function connected (aedes: Aedes): Client[] {
-  const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
-  return Object.values(clients).filter((c): c is Client => c !== undefined)
+  return Object.values(clientsOf(aedes)).filter((c): c is Client => c !== undefined)
 }
 
 /** Closes a client's connection as an operator's decision: its will is not published. */

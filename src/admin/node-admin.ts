@@ -5,7 +5,7 @@
  */
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../logger.js'
-import { internals } from '../aedes/internals.js'
+import { clientsOf, internals } from '../aedes/internals.js'
 import type { ClusterRouting } from '../routing/cluster.js'
 import { createAdminApi, type AdminOps, type HttpHandler } from './api.js'
 import { connected, disconnectWithoutWill, Drain } from './drain.js'
@@ -60,7 +60,7 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
     draining: drain.draining
   })
   const local = (clientId: string): Client | undefined =>
-    (deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+    clientsOf(deps.aedes)[clientId]
 
   routing?.setAdminHook((action, clientId, sender) => {
     if (action === 'disconnect') {

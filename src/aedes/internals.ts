@@ -49,6 +49,11 @@ export function internals (client: Client): ClientInternals {
   return client as ClientInternals
 }
 
+/** aedes' registry of connected clients by id (`broker.clients`, not in its typings). */
+export function clientsOf (aedes: Aedes): Record<string, Client | undefined> {
+  return (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+}
+
 /**
  * aedes' best-effort cross-node takeover: every broker closes its local client when any
  * broker announces a client with the same id on `$SYS/<id>/new/clients`, whatever the

@@ -25,6 +25,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics } from '../metrics.js'
 import { ConnectionRate, Gcra, LogThrottle } from '../listeners/rate.js'
+import { clientsOf } from './internals.js'
 
 type Authenticate = NonNullable<AedesOptions['authenticate']>
 type AuthorizePublish = NonNullable<AedesOptions['authorizePublish']>
@@ -62,7 +63,7 @@ export function createLimits (
   }
 
   const admitted = new Set<Client>()
-  const clients = (deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+  const clients = clientsOf(deps.aedes)
   const connectionRate = settings.connectionRate > 0 ? new ConnectionRate(settings.connectionRate) : undefined
   const publishRates = new WeakMap<Client, Gcra>()
   /** Filters let through but not yet in client.subscriptions (a SUBSCRIBE in progress). */

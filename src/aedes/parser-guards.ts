@@ -36,7 +36,9 @@ export function guardParser (parser: PacketParser, maxPacketSize: number): void 
   parser._parseString = function guardedParseString (this: PacketParser) {
     const start = this._pos + 2 // after the two-byte length prefix
     const value = parseString.call(this)
-    if (value !== null) {
+    // Decoding turned ill-formed UTF-8 into U+FFFD: only a string holding U+FFFD or U+0000
+    // needs its bytes checked (most topics do not, and cost no copy).
+    if (value !== null && (value.includes('\uFFFD') || value.includes('\u0000'))) {
       const bytes = this._list.slice(start, this._pos)
       if (!isUtf8(bytes)) {
         this._emitError(new ProtocolViolation('string is not well-formed UTF-8 [MQTT-1.5.3-1]', this.packet.cmd))

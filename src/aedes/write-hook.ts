@@ -6,6 +6,10 @@
  *   subscriptions is still a session [MQTT-3.2.2-2], and aedes builds the CONNACK inside
  *   its connect handler with no hook in between.
  * - Outgoing PUBLISH counts for metrics: what was really written, after every filter.
+ * - Coalescing: aedes writes each delivery from its own setImmediate, and mqtt-packet
+ *   uncorks after every packet, so every packet to a client was one writev system call.
+ *   The hook keeps a client's socket corked until the end of the event-loop turn, so the
+ *   packets of one turn leave in one write (in order; nothing is held longer than a turn).
  *
  * Observers are registered per aedes instance, so several brokers in one process (tests)
  * keep their own answers and counts; packets of other mqtt-packet users pass untouched.
@@ -21,11 +25,26 @@ export interface WriteObserver {
 }
 
 export interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }
-interface StreamWithClient { client?: { id: string | null, broker: Aedes } }
+interface StreamWithClient { client?: { id: string | null, broker: Aedes }, cork?: () => void, uncork?: () => void }
 type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: unknown) => boolean
 
 const observers = new WeakMap<Aedes, WriteObserver>()
 let installed = false
+/** Sockets corked by the hook in this event-loop turn, uncorked together by one setImmediate. */
+const corked = new Set<StreamWithClient>()
+
+function uncorkAll (): void {
+  for (const stream of corked) stream.uncork?.()
+  corked.clear()
+}
+
+/** Holds the stream's writes until the end of this event-loop turn. */
+function coalesce (stream: StreamWithClient): void {
+  if (corked.has(stream) || stream.cork === undefined) return
+  if (corked.size === 0) setImmediate(uncorkAll)
+  stream.cork()
+  corked.add(stream)
+}
 
 export function registerWriteObserver (broker: Aedes, observer: WriteObserver): void {
   installHook()
@@ -40,6 +59,7 @@ function installHook (): void {
     const client = stream.client
     const observer = client === undefined ? undefined : observers.get(client.broker)
     if (observer !== undefined && client !== undefined) {
+      coalesce(stream)
       if (packet.cmd === 'publish') {
         observer.publishSent(packet.qos ?? 0, client, packet.messageId, packet)
       } else if (packet.cmd === 'connack' && packet.returnCode === 0 && client.id !== null &&

@@ -299,7 +299,7 @@ export function decodeFrame (frame: Buffer): { sender: string, seq: number, reco
 function readPublish (r: Reader): PublishRecord {
   const flags = r.u8()
   const topic = r.str(r.u16())
-  const brokerId = r.str(r.u8())
+  const brokerId = r.repeatedStr(r.u8())
   const brokerCounter = r.f64()
   const payload = r.bytes(r.u32())
   return { kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter }
@@ -312,6 +312,10 @@ function malformed (why: string): BrokerError {
 class Reader {
   readonly #buf: Buffer
   #o = 0
+  /** Where the last `repeatedStr` was read, and its value. */
+  #lastAt = -1
+  #lastLength = 0
+  #last = ''
   constructor (buf: Buffer) { this.#buf = buf }
   get done (): boolean { return this.#o >= this.#buf.length }
   #need (n: number): number {
@@ -327,6 +331,20 @@ class Reader {
   f64 (): number { return this.#buf.readDoubleBE(this.#need(8)) }
   bytes (n: number): Buffer { const at = this.#need(n); return this.#buf.subarray(at, at + n) }
   str (n: number): string { const at = this.#need(n); return this.#buf.toString('utf8', at, at + n) }
+  /**
+   * A string that usually repeats the previous one read this way (every publish in a frame
+   * names the same broker): equal bytes give the same string without decoding it again.
+   */
+  repeatedStr (n: number): string {
+    const at = this.#need(n)
+    const buf = this.#buf
+    if (n !== this.#lastLength || this.#lastAt < 0 || buf.compare(buf, this.#lastAt, this.#lastAt + n, at, at + n) !== 0) {
+      this.#last = buf.toString('utf8', at, at + n)
+      this.#lastLength = n
+    }
+    this.#lastAt = at
+    return this.#last
+  }
 }
 
 /**

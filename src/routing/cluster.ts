@@ -381,21 +381,22 @@ export class ClusterRouting {
 
   #forward (message: Message, done: (err?: Error) => void): void {
     if (!this.#started || this.#closing !== undefined) return done()
-    const targets = this.table.match(message.topic)
-    targets.delete(this.#memberId)
+    const matched = this.table.match(message.topic)
+    const targets = matched.has(this.#memberId) ? new Set([...matched].filter(m => m !== this.#memberId)) : matched
+    const count = targets.size
     // Shared groups cost one check of a counter while there are none.
     const shared = this.#shared.active ? this.#shared.route(message) : undefined
-    if (targets.size === 0 && shared === undefined) return done()
+    if (count === 0 && shared === undefined) return done()
     const record = toRecord(message)
     // QoS 0 completes at once unless Redis is falling behind; QoS 1/2 completes when Redis
     // has accepted the frame (the PUBACK/PUBREC follows that hand-off).
     if (record.qos === 0 && this.#outbox.unsettledBytes <= BACKPRESSURE_BYTES) {
       for (const t of targets) this.#outbox.add(t, w => w.publish(record))
       if (shared !== undefined) for (const s of shared) this.#outbox.add(s.target, w => w.shared(s, record))
-      this.counts.forwarded += targets.size
+      this.counts.forwarded += count
       return done()
     }
-    let pending = targets.size + (shared?.length ?? 0)
+    let pending = count + (shared?.length ?? 0)
     let failure: Error | undefined
     const settle = (err?: Error): void => {
       if (err !== undefined) failure ??= err
@@ -403,7 +404,7 @@ export class ClusterRouting {
     }
     for (const t of targets) this.#outbox.add(t, w => w.publish(record), settle)
     if (shared !== undefined) for (const s of shared) this.#outbox.add(s.target, w => w.shared(s, record), settle)
-    this.counts.forwarded += targets.size
+    this.counts.forwarded += count
   }
 
   #onRecords (sender: string, records: InboxRecord[]): void {

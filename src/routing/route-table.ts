@@ -15,6 +15,9 @@ export type DeltaOutcome = 'applied' | 'stale' | 'gap' | 'unknown'
 
 interface PeerRoutes { seq: number, filters: Set<string> }
 
+/** Topics whose match is remembered; past this many the memory starts over. */
+const MATCH_CACHE_SIZE = 10_000
+
 export class RouteTable {
   readonly #peers = new Map<string, PeerRoutes>()
   // Same matching rules as aedes' own emitter (mqemitter): '/' levels, '+', '#',
@@ -23,6 +26,9 @@ export class RouteTable {
   // Shared groups: their inner filter → group key, and per key the peers' member counts.
   readonly #sharedIndex = new QlobberDedup<string>(TOPIC_MATCHING)
   readonly #shared = new Map<string, SharedRoute>()
+  // Publishes repeat topics (telemetry, request/reply), routes change rarely: a topic's
+  // members are remembered until the next route change.
+  readonly #matched = new Map<string, ReadonlySet<string>>()
 
   /** Number of shared groups with members on some peer (0: publishes skip the shared path). */
   get sharedSize (): number { return this.#shared.size }
@@ -78,9 +84,15 @@ export class RouteTable {
     return true
   }
 
-  /** Members with at least one filter matching `topic`. */
-  match (topic: string): Set<string> {
-    return this.#index.match(topic)
+  /** Members with at least one filter matching `topic` (shared: do not change it). */
+  match (topic: string): ReadonlySet<string> {
+    let members = this.#matched.get(topic)
+    if (members === undefined) {
+      members = this.#index.match(topic)
+      if (this.#matched.size >= MATCH_CACHE_SIZE) this.#matched.clear()
+      this.#matched.set(topic, members)
+    }
+    return members
   }
 
   /** Shared groups on the peers whose filter matches `topic`. */
@@ -101,6 +113,7 @@ export class RouteTable {
   #add (filter: string, memberId: string): void {
     const share = parseShareEntry(filter)
     if (share === undefined) {
+      this.#matched.clear()
       this.#index.add(filter, memberId)
       return
     }
@@ -117,6 +130,7 @@ export class RouteTable {
   #remove (filter: string, memberId: string): void {
     const share = parseShareEntry(filter)
     if (share === undefined) {
+      this.#matched.clear()
       this.#index.remove(filter, memberId)
       return
     }

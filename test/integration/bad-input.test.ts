@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createBroker } from '../../src/broker.js'
 import { loadConfig } from '../../src/config.js'
 import { createLogger } from '../../src/logger.js'
-import { closeAll, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
+import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { bystander } from '../helpers/limits.js'
 
@@ -66,6 +66,32 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
     await raw.closedByBroker()
     assert.ok(await clientErrors('invalid_utf8') >= 1)
     await others.check()
+  })
+
+  test('[MQTT-1.5.3-2] U+0000 in a topic closes that connection', async () => {
+    const others = await bystander(url)
+    const before = await clientErrors('invalid_utf8')
+    const raw = await rawConnect(url)
+    raw.send(connectPacket(unique('nul')))
+    await raw.next('connack')
+    // PUBLISH QoS 0, topic "a" NUL "b" (3 bytes), payload "x"
+    raw.send(Buffer.from([0x30, 0x06, 0x00, 0x03, 0x61, 0x00, 0x62, 0x78]))
+    await raw.closedByBroker()
+    assert.equal(await clientErrors('invalid_utf8'), before + 1)
+    await others.check()
+  })
+
+  test('[MQTT-1.5.3-1] a well-formed U+FFFD in a topic is a valid character and is delivered', async () => {
+    const topic = `fffd/${unique('t')}/\uFFFD`
+    const sub = await connect(url)
+    const got = collect(sub)
+    await sub.subscribeAsync(topic)
+    const raw = await rawConnect(url)
+    raw.send(connectPacket(unique('fffd')))
+    await raw.next('connack')
+    raw.send({ cmd: 'publish', topic, payload: Buffer.from('ok'), qos: 1, messageId: 7, retain: false, dup: false })
+    assert.equal(((await raw.next('puback')) as { messageId?: number }).messageId, 7)
+    assert.deepEqual((await got.waitFor(1)).map(m => [m.topic, m.payload]), [[topic, 'ok']])
   })
 
   test('[MQTT-3.3.2-2] a wildcard in a PUBLISH topic closes that connection', async () => {

@@ -30,6 +30,15 @@ test('a frame carries batched publishes and control records in order', () => {
   ])
 })
 
+test('publishes from different brokers in one frame keep each their own broker id', () => {
+  // Same length, different bytes; then a repeat after another id; then a shorter one.
+  const ids = ['broker-a', 'broker-b', 'broker-b', 'broker-a', 'b', 'broker-a']
+  const writer = new FrameWriter('n', 1)
+  ids.forEach((brokerId, i) => writer.publish({ topic: 't', payload: Buffer.from([i]), qos: 0, retain: false, dup: false, brokerId, brokerCounter: i }))
+  const { records } = decodeFrame(writer.finish())
+  assert.deepEqual(records.map(r => r.kind === 'publish' ? [r.brokerId, r.brokerCounter] : r.kind), ids.map((id, i) => [id, i]))
+})
+
 test('a truncated or unknown frame is rejected with a clear error, not misread', () => {
   const frame = new FrameWriter('n').publish({ topic: 't', payload: Buffer.from('hello'), qos: 1, retain: false, dup: false, brokerId: 'n', brokerCounter: 1 }).finish()
   assert.throws(() => decodeFrame(frame.subarray(0, frame.length - 2)), (err: unknown) => err instanceof BrokerError && /truncated/.test(err.message))

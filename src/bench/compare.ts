@@ -12,12 +12,19 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect as netConnect } from 'node:net'
 import { BrokerError, ERR } from '../errors.js'
+import { cpuSeconds } from './cpu.js'
 import { freePort, redisServerAvailable, startRedisCluster, type RedisCluster } from './local-redis.js'
 import { p2p } from './scenarios/throughput.js'
 import { subprop } from './scenarios/subprop.js'
 import type { BenchOptions, BenchResult } from './types.js'
 
-interface Target { name: string, pub: string[], sub: string[] }
+interface Target {
+  name: string
+  pub: string[]
+  sub: string[]
+  /** The broker's processes, and Redis's for Redis-backed brokers: their CPU is the broker's cost. */
+  pids: number[]
+}
 interface Measure { key: string, label: string, run: (o: BenchOptions) => Promise<BenchResult>, options: Partial<BenchOptions> }
 
 export const MEASURES: Measure[] = [
@@ -35,7 +42,8 @@ class Processes {
   readonly #onExit = (): void => { for (const c of this.#children) c.kill('SIGKILL') }
   constructor () { process.once('exit', this.#onExit) }
 
-  async start (command: string, args: string[], port: number): Promise<void> {
+  /** Starts a broker and waits until it listens on `port`; gives its process id. */
+  async start (command: string, args: string[], port: number): Promise<number> {
     const child = spawn(command, args, { stdio: 'ignore' })
     this.#children.push(child)
     const deadline = Date.now() + 20_000
@@ -44,6 +52,7 @@ class Processes {
       if (Date.now() > deadline) throw new BrokerError(ERR.BENCH, `${command} did not listen on ${port} within 20 s`)
       await new Promise(resolve => setTimeout(resolve, 100))
     }
+    return child.pid ?? 0
   }
 
   async stopAll (): Promise<void> {
@@ -90,12 +99,12 @@ export async function compare (base: BenchOptions & { scenarios?: string[] }, lo
     const url = (port: number): string => `mqtt://127.0.0.1:${port}`
     const targets: Target[] = []
     const aedesPort = await freePort(0)
-    await procs.start(process.execPath, [AEDES_TARGET, '--port', String(aedesPort)], aedesPort)
-    targets.push({ name: 'aedes (memory, 1 node)', pub: [url(aedesPort)], sub: [url(aedesPort)] })
+    const aedesPid = await procs.start(process.execPath, [AEDES_TARGET, '--port', String(aedesPort)], aedesPort)
+    targets.push({ name: 'aedes (memory, 1 node)', pub: [url(aedesPort)], sub: [url(aedesPort)], pids: [aedesPid] })
 
     const slotmqPort = await freePort(0)
-    await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(slotmqPort), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn'], slotmqPort)
-    targets.push({ name: 'slotmq standalone', pub: [url(slotmqPort)], sub: [url(slotmqPort)] })
+    const slotmqPid = await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(slotmqPort), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn'], slotmqPort)
+    targets.push({ name: 'slotmq standalone', pub: [url(slotmqPort)], sub: [url(slotmqPort)], pids: [slotmqPid] })
 
     if (redisServerAvailable()) {
       log('starting a local Redis Cluster (3 masters, 3 replicas)')
@@ -103,26 +112,28 @@ export async function compare (base: BenchOptions & { scenarios?: string[] }, lo
       const seeds = redis.nodes.map(n => `${n.host}:${n.port}`).join(',')
       const stackPorts = [await freePort(0), await freePort(0)]
       try {
-        for (const p of stackPorts) await procs.start(process.execPath, [AEDES_TARGET, '--port', String(p), '--redis-cluster', seeds], p)
-        targets.push({ name: 'aedes + redis stack, 1 node', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[0] as number)] })
-        targets.push({ name: 'aedes + redis stack, 2 nodes', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[1] as number)] })
+        const stackPids: number[] = []
+        for (const p of stackPorts) stackPids.push(await procs.start(process.execPath, [AEDES_TARGET, '--port', String(p), '--redis-cluster', seeds], p))
+        targets.push({ name: 'aedes + redis stack, 1 node', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[0] as number)], pids: [stackPids[0] as number, ...redis.pids] })
+        targets.push({ name: 'aedes + redis stack, 2 nodes', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[1] as number)], pids: [...stackPids, ...redis.pids] })
       } catch (err) {
         skipped.push(`aedes + redis stack: ${(err as Error).message} (needs the dev dependencies: npm install)`)
       }
       const clusterPorts = [await freePort(0), await freePort(0)]
       const prefix = `bench-${Date.now().toString(36)}:`
+      const clusterPids: number[] = []
       for (const p of clusterPorts) {
-        await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(p), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn', '--redis', seeds, '--redis-prefix', prefix], p)
+        clusterPids.push(await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(p), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn', '--redis', seeds, '--redis-prefix', prefix], p))
       }
-      targets.push({ name: 'slotmq cluster, 2 nodes', pub: [url(clusterPorts[0] as number)], sub: [url(clusterPorts[1] as number)] })
+      targets.push({ name: 'slotmq cluster, 2 nodes', pub: [url(clusterPorts[0] as number)], sub: [url(clusterPorts[1] as number)], pids: [...clusterPids, ...redis.pids] })
     } else {
       skipped.push('Redis targets: redis-server is not installed')
     }
 
     if (spawnSync('mosquitto', ['-h']).error === undefined) {
       const port = await freePort(0)
-      await procs.start('mosquitto', ['-p', String(port)], port)
-      targets.push({ name: 'mosquitto', pub: [url(port)], sub: [url(port)] })
+      const pid = await procs.start('mosquitto', ['-p', String(port)], port)
+      targets.push({ name: 'mosquitto', pub: [url(port)], sub: [url(port)], pids: [pid] })
     } else {
       skipped.push('mosquitto: not installed')
     }
@@ -132,7 +143,13 @@ export async function compare (base: BenchOptions & { scenarios?: string[] }, lo
       for (const m of measures) {
         log(`${target.name}: ${m.label}`)
         try {
-          results[m.key] = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
+          const cpuBefore = cpuSeconds(target.pids)
+          const result = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
+          const cpuAfter = cpuSeconds(target.pids)
+          if (cpuBefore !== undefined && cpuAfter !== undefined && result.received > 0) {
+            result.facts.brokerCpuUsPerMessage = Math.round((cpuAfter - cpuBefore) * 1e6 / result.received)
+          }
+          results[m.key] = result
         } catch (err) {
           results[m.key] = { error: (err as Error).message }
         }
@@ -157,7 +174,8 @@ function cell (r: BenchResult | { error: string } | undefined, key: string, ref:
   }
   if (key === 'latency-2k') return `p50 ${r.latency?.p50 ?? '-'} / p99 ${r.latency?.p99 ?? '-'} ms${loss}`
   const ratio = ref !== undefined && !('error' in ref) && ref.receivedPerS > 0 ? ` ${(r.receivedPerS / ref.receivedPerS).toFixed(2)}x` : ''
-  return `${r.receivedPerS.toLocaleString('en-US')} msg/s${ratio}${loss}`
+  const cpu = typeof r.facts.brokerCpuUsPerMessage === 'number' ? `, ${r.facts.brokerCpuUsPerMessage} µs CPU/msg` : ''
+  return `${r.receivedPerS.toLocaleString('en-US')} msg/s${ratio}${cpu}${loss}`
 }
 
 export function renderComparison (c: Comparison): string {
@@ -168,6 +186,9 @@ export function renderComparison (c: Comparison): string {
   const line = (cells: string[]): string => '| ' + cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ') + ' |'
   const out = [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)]
   out.push('', `Ratios (x) are received msg/s relative to ${c.reference}.`)
+  if (c.rows.some(row => Object.values(row.results).some(r => !('error' in r) && typeof r.facts.brokerCpuUsPerMessage === 'number'))) {
+    out.push('CPU/msg: CPU time of the broker\'s processes (and of Redis, for Redis-backed brokers) per received message.')
+  }
   for (const s of c.skipped) out.push(`Skipped: ${s}`)
   return out.join('\n') + '\n'
 }

@@ -11,7 +11,12 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 
 export interface ClusterNode { host: string, port: number }
-export interface RedisCluster { nodes: ClusterNode[], stop: () => Promise<void> }
+export interface RedisCluster {
+  nodes: ClusterNode[]
+  /** Process ids of the redis-server processes (for CPU accounting). */
+  pids: number[]
+  stop: () => Promise<void>
+}
 
 export const INSTALL_HINT = 'redis-server not found: install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)'
 
@@ -53,7 +58,7 @@ export async function startRedisCluster (opts: { masters?: number, replicasPerMa
       '--cluster-replicas', String(opts.replicasPerMaster ?? 1), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`)
     await waitFor(async () => await clusterReady(ports, opts.masters ?? 3), 'the cluster to be ready', 30_000)
-    return { nodes: ports.map(port => ({ host: '127.0.0.1', port })), stop: async () => { process.off('exit', onExit); await stop() } }
+    return { nodes: ports.map(port => ({ host: '127.0.0.1', port })), pids: pidsOf(children), stop: async () => { process.off('exit', onExit); await stop() } }
   } catch (err) {
     process.off('exit', onExit)
     await stop()
@@ -171,5 +176,9 @@ export async function startRedisServer (extraArgs: string[] = []): Promise<Redis
   const onExit = (): void => { child.kill('SIGKILL') }
   process.once('exit', onExit)
   const stop = async (): Promise<void> => { process.off('exit', onExit); await stopChild(child) }
-  return { nodes: [{ host: '127.0.0.1', port }], stop }
+  return { nodes: [{ host: '127.0.0.1', port }], pids: pidsOf([child]), stop }
+}
+
+function pidsOf (children: readonly ChildProcess[]): number[] {
+  return children.flatMap(c => c.pid === undefined ? [] : [c.pid])
 }

@@ -112,11 +112,13 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/)
   })
 
-  test('compare starts every broker, runs, prints one table and leaves nothing running', async () => {
+  test('compare starts every broker, runs, prints one table with each broker\'s CPU per message and leaves nothing running', async () => {
     const r = await run(['bench', 'compare', '--duration', '1', '--scenarios', 'p2p-qos0'])
     assert.equal(r.code, 0, r.stderr)
+    // CPU time is read from /proc, so only Linux shows it.
+    const cpu = process.platform === 'linux' ? ' [\\d.]+x, \\d+ µs CPU/msg' : ''
     for (const name of ['aedes (memory, 1 node)', 'slotmq standalone', 'aedes + redis stack, 2 nodes', 'slotmq cluster, 2 nodes']) {
-      assert.match(r.stdout, new RegExp(`\\| ${name.replace(/[()+]/g, '\\$&')}\\s+\\| [\\d,]+ msg/s`), name)
+      assert.match(r.stdout, new RegExp(`\\| ${name.replace(/[()+]/g, '\\$&')}\\s+\\| [\\d,]+ msg/s${cpu}`), name)
     }
     assert.match(r.stdout, /Ratios \(x\) are received msg\/s relative to slotmq cluster, 2 nodes/)
   })

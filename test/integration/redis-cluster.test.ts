@@ -6,6 +6,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
 import { clusterNodesFromEnv, startRedisCluster, type ClusterNode } from '../support/redis-cluster.js'
+import { loadConfig } from '../../src/config.js'
+import { createLogger } from '../../src/logger.js'
+import { createRedis } from '../../src/redis/client.js'
 
 describe('the test Redis Cluster', { timeout: 60_000 }, () => {
   let nodes: ClusterNode[]
@@ -69,5 +72,29 @@ describe('the test Redis Cluster', { timeout: 60_000 }, () => {
     await sub.ssubscribe(channel)
     await pub.spublish(channel, 'hello shard')
     assert.equal(await received, 'hello shard')
+  })
+
+  test('slotmq\'s inbox connections hand frames over as bytes and never decode them as text', async () => {
+    const seeds = nodes.map(n => `${n.host}:${n.port}`).join(',')
+    const conn = await createRedis(loadConfig({ flags: { redis: seeds } }), { log: createLogger({ level: 'silent', nodeId: 't' }), memberName: 'bytes' })
+    try {
+      const channel = `t-${randomUUID()}:{in:bytes}`
+      // Not valid UTF-8: a decode would turn it into replacement characters.
+      const frame = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0x01])
+      const received = new Promise<Buffer>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no frame within 5 s')), 5000)
+        conn.onFrame((ch, f) => { if (ch === channel) { clearTimeout(timer); resolve(f) } })
+      })
+      await conn.listen(channel)
+      await conn.send(channel, frame)
+      assert.deepEqual(await received, frame)
+      // ioredis 6.0 would also emit each frame as a string to its own 'smessage' listener.
+      const group = (conn.sub as unknown as { shardedSubscribers: { shardedSubscribers: Map<string, { instance: Redis }> } }).shardedSubscribers
+      const connections = [...group.shardedSubscribers.values()]
+      assert.ok(connections.length > 0)
+      for (const s of connections) assert.equal(s.instance.listenerCount('smessage'), 0)
+    } finally {
+      await conn.close()
+    }
   })
 })

@@ -54,7 +54,9 @@ Options:
 
 compare options:
   --duration S       seconds per scenario and broker (default 5)
-  --scenarios LIST   subset of p2p-qos0,p2p-qos1,latency-2k,subprop (default all)
+  --scenarios LIST   subset of p2p-qos0,p2p-qos1,p2p-qos1-persistent,latency-2k,subprop (default all)
+  --repeat N         rounds over every broker and scenario, interleaved; each cell is the
+                     median round, losses are summed over all rounds (default 1)
   --json             print the comparison as JSON
 
 Every run is bounded: connects and drains time out, and the process exits when done.
@@ -99,6 +101,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
         metrics: { type: 'string' },
         redis: { type: 'string' },
         scenarios: { type: 'string' },
+        repeat: { type: 'string' },
         json: { type: 'boolean' },
         report: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
@@ -129,6 +132,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
     ...(v.publishers === undefined ? {} : { publishers: int('publishers', v.publishers, undefined, 1) as number })
   }
   if (v.scenarios !== undefined) (options as { scenarios?: string[] }).scenarios = v.scenarios.split(',')
+  if (v.repeat !== undefined) (options as { repeat?: number }).repeat = int('repeat', v.repeat, 1, 1) as number
   return { scenario, options, json: v.json === true, report: v.report }
 }
 

@@ -86,9 +86,11 @@ export interface Comparison {
   rows: Array<{ target: string, results: Record<string, BenchResult | { error: string }> }>
   reference: string
   skipped: string[]
+  /** Rounds run; each cell is the median one. */
+  rounds: number
 }
 
-export async function compare (base: BenchOptions & { scenarios?: string[] }, log: (line: string) => void): Promise<Comparison> {
+export async function compare (base: BenchOptions & { scenarios?: string[], repeat?: number }, log: (line: string) => void): Promise<Comparison> {
   const measures = MEASURES.filter(m => base.scenarios === undefined || base.scenarios.includes(m.key))
   if (measures.length === 0) throw new BrokerError(ERR.USAGE, `--scenarios: choose from ${MEASURES.map(m => m.key).join(', ')}`)
   const procs = new Processes()
@@ -138,22 +140,21 @@ export async function compare (base: BenchOptions & { scenarios?: string[] }, lo
       skipped.push('mosquitto: not installed')
     }
 
-    for (const target of targets) {
-      const results: Record<string, BenchResult | { error: string }> = {}
-      for (const m of measures) {
-        log(`${target.name}: ${m.label}`)
-        try {
-          const cpuBefore = cpuSeconds(target.pids)
-          const result = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
-          const cpuAfter = cpuSeconds(target.pids)
-          if (cpuBefore !== undefined && cpuAfter !== undefined && result.received > 0) {
-            result.facts.brokerCpuUsPerMessage = Math.round((cpuAfter - cpuBefore) * 1e6 / result.received)
-          }
-          results[m.key] = result
-        } catch (err) {
-          results[m.key] = { error: (err as Error).message }
+    // Rounds interleave the brokers, so a slow minute on a shared machine does not land on
+    // one broker only; each cell is then the median round.
+    const rounds = base.repeat ?? 1
+    const runs = targets.map(() => measures.map((): Array<BenchResult | { error: string }> => []))
+    for (let round = 1; round <= rounds; round++) {
+      for (const [t, target] of targets.entries()) {
+        for (const [i, m] of measures.entries()) {
+          log(`${target.name}: ${m.label}${rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`)
+          runs[t]?.[i]?.push(await measure(m, target, base))
         }
       }
+    }
+    for (const [t, target] of targets.entries()) {
+      const results: Record<string, BenchResult | { error: string }> = {}
+      for (const [i, m] of measures.entries()) results[m.key] = median(m.key, runs[t]?.[i] ?? [])
       rows.push({ target: target.name, results })
     }
   } finally {
@@ -161,7 +162,38 @@ export async function compare (base: BenchOptions & { scenarios?: string[] }, lo
     await redis?.stop()
   }
   const reference = rows.some(r => r.target === 'slotmq cluster, 2 nodes') ? 'slotmq cluster, 2 nodes' : 'slotmq standalone'
-  return { measures: measures.map(m => ({ key: m.key, label: m.label })), rows, reference, skipped }
+  return { measures: measures.map(m => ({ key: m.key, label: m.label })), rows, reference, skipped, rounds: base.repeat ?? 1 }
+}
+
+async function measure (m: Measure, target: Target, base: BenchOptions): Promise<BenchResult | { error: string }> {
+  try {
+    const cpuBefore = cpuSeconds(target.pids)
+    const result = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
+    const cpuAfter = cpuSeconds(target.pids)
+    if (cpuBefore !== undefined && cpuAfter !== undefined && result.received > 0) {
+      result.facts.brokerCpuUsPerMessage = Math.round((cpuAfter - cpuBefore) * 1e6 / result.received)
+    }
+    return result
+  } catch (err) {
+    return { error: (err as Error).message }
+  }
+}
+
+/** What a round is ranked by: throughput, or the tail latency that the cell shows. */
+function rank (key: string, r: BenchResult): number {
+  if (key === 'latency-2k') return -(r.latency?.p99 ?? Infinity)
+  if (key === 'subprop') return -(r.timings.suback_to_first_delivery?.p95 ?? Infinity)
+  return r.receivedPerS
+}
+
+/** The median round (the lower one of an even count), with the losses of every round. */
+function median (key: string, runs: Array<BenchResult | { error: string }>): BenchResult | { error: string } {
+  const ok = runs.filter((r): r is BenchResult => !('error' in r))
+  if (ok.length < runs.length || ok.length === 0) return runs.find(r => 'error' in r) ?? { error: 'not run' }
+  const sorted = [...ok].sort((a, b) => rank(key, a) - rank(key, b))
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as BenchResult
+  const sum = (f: (r: BenchResult) => number): number => ok.reduce((n, r) => n + f(r), 0)
+  return { ...mid, lost: sum(r => r.lost), duplicated: sum(r => r.duplicated), outOfOrder: sum(r => r.outOfOrder) }
 }
 
 function cell (r: BenchResult | { error: string } | undefined, key: string, ref: BenchResult | { error: string } | undefined): string {
@@ -186,6 +218,7 @@ export function renderComparison (c: Comparison): string {
   const line = (cells: string[]): string => '| ' + cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ') + ' |'
   const out = [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)]
   out.push('', `Ratios (x) are received msg/s relative to ${c.reference}.`)
+  if (c.rounds > 1) out.push(`Each cell is the median of ${c.rounds} rounds (throughput, p99 or p95); lost, dup and ooo are summed over all rounds.`)
   if (c.rows.some(row => Object.values(row.results).some(r => !('error' in r) && typeof r.facts.brokerCpuUsPerMessage === 'number'))) {
     out.push('CPU/msg: CPU time of the broker\'s processes (and of Redis, for Redis-backed brokers) per received message.')
   }
@@ -193,7 +226,7 @@ export function renderComparison (c: Comparison): string {
   return out.join('\n') + '\n'
 }
 
-export async function compareCommand (options: BenchOptions & { scenarios?: string[] }, json: boolean): Promise<number> {
+export async function compareCommand (options: BenchOptions & { scenarios?: string[], repeat?: number }, json: boolean): Promise<number> {
   const started = Date.now()
   const result = await compare(options, line => process.stderr.write(`${line}\n`))
   process.stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : renderComparison(result))

@@ -112,8 +112,8 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/)
   })
 
-  test('compare starts every broker, runs, prints one table with each broker\'s CPU per message and leaves nothing running', async () => {
-    const r = await run(['bench', 'compare', '--duration', '1', '--scenarios', 'p2p-qos0'])
+  test('compare starts every broker, runs rounds, prints one table of medians with each broker\'s CPU per message and leaves nothing running', async () => {
+    const r = await run(['bench', 'compare', '--duration', '1', '--scenarios', 'p2p-qos0', '--repeat', '2'])
     assert.equal(r.code, 0, r.stderr)
     // CPU time is read from /proc, so only Linux shows it.
     const cpu = process.platform === 'linux' ? ' [\\d.]+x, \\d+ µs CPU/msg' : ''
@@ -121,5 +121,7 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
       assert.match(r.stdout, new RegExp(`\\| ${name.replace(/[()+]/g, '\\$&')}\\s+\\| [\\d,]+ msg/s${cpu}`), name)
     }
     assert.match(r.stdout, /Ratios \(x\) are received msg\/s relative to slotmq cluster, 2 nodes/)
+    assert.match(r.stdout, /Each cell is the median of 2 rounds/)
+    assert.equal(r.stderr.match(/slotmq cluster, 2 nodes: p2p QoS 0, max rate \(round \d of 2\)/g)?.length, 2)
   })
 })

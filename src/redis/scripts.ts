@@ -20,6 +20,7 @@ export interface ScriptSpec {
 export const SCRIPTS = {
   nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes'], argv: ['memberId', 'ttlMs', 'register'] },
   nodeSweep: { file: 'node-sweep.lua', keys: ['nodes'], argv: ['limit', 'memberId', 'minOwnLeaseMs'] },
+  journalPublish: { file: 'journal-publish.lua', keys: ['journal'], argv: ['channel', 'frame', 'maxLength', 'sharded'] },
   routesApply: { file: 'routes-apply.lua', keys: ['filters', 'meta'], argv: ['seq', 'expiryMs', 'changes'], variadic: true },
   routesRead: { file: 'routes-read.lua', keys: ['filters', 'meta'], argv: [] },
   retainedUnindex: { file: 'retained-unindex.lua', keys: ['partition'], argv: ['topic', 'score'] },
@@ -64,6 +65,11 @@ export class Scripts {
     const call = (this.#redis as unknown as Record<string, ScriptCall>)[`slotmq_${name}${binary ? 'Buffer' : ''}`]
     if (call === undefined) throw new BrokerError(ERR.SCRIPT_REPLY, `script ${name} is not defined`)
     return await call.call(this.#redis, ...keys, ...argv)
+  }
+
+  /** Appends `frame` to `memberId`'s journal and sends it to its inbox, in one step. */
+  async journalPublish (memberId: string, frame: Buffer, maxLength: number, sharded: boolean): Promise<void> {
+    await this.#run('journalPublish', [this.#keys.journal(memberId)], [this.#keys.inbox(memberId), frame, maxLength, sharded ? '1' : '0'])
   }
 
   /** Registers (register = true) or renews this member's lease; lists the live members. */

@@ -134,7 +134,7 @@ export class ClusterRouting {
       sender: () => this.#memberId,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
-      journal: async (m, frame) => { await this.#journal.append(m, frame) },
+      sendJournaled: async (m, frame) => { await this.#journal.appendAndSend(m, frame) },
       onError: (memberId, records, err) => {
         this.counts.frameErrors++
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
@@ -143,6 +143,7 @@ export class ClusterRouting {
     this.#journal = new Journal({
       redis,
       keys,
+      scripts,
       memberId: () => this.#memberId,
       lost: (m) => {
         if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)

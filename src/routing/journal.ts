@@ -1,7 +1,7 @@
 /**
  * A node's journal: a Redis stream in its inbox's slot (`{in:<member>}:j`) holding every
- * frame with QoS 1/2 messages that peers sent to its inbox, appended in the same pipeline
- * as the SPUBLISH and trimmed by its owner to the last few seconds. Sharded pub/sub is
+ * frame with QoS 1/2 messages that peers sent to its inbox, appended by the same script
+ * that SPUBLISHes it (lua/journal-publish.lua) and trimmed by its owner to the last few seconds. Sharded pub/sub is
  * at-most-once; the journal is how nothing acknowledged is lost on the way:
  * - frames from one sender are numbered, so a gap (frames lost while the inbox's shard
  *   failed over or moved) is filled from here when the next frame arrives;
@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js'
 import type { RedisConnections } from '../redis/client.js'
 import { decodeFrame, type InboxRecord, type PublishRecord } from '../redis/codec.js'
 import type { KeySpace } from '../redis/keys.js'
+import type { Scripts } from '../redis/scripts.js'
 
 /** Frames a node keeps in its journal after receiving them. */
 export const JOURNAL_RETENTION_MS = 5000
@@ -39,6 +40,7 @@ interface JournalFrame { sender: string, seq: number, at: number, records: Inbox
 export interface JournalDeps {
   redis: RedisConnections
   keys: KeySpace
+  scripts: Scripts
   memberId: () => string
   /** A QoS 1/2 message that was lost on its way to this node: deliver it now. */
   lost: (message: JournalMessage) => void
@@ -59,8 +61,9 @@ export class Journal {
   }
 
   /** Appends a frame sent to `memberId` (the sender calls this with the SPUBLISH). */
-  async append (memberId: string, frame: Buffer): Promise<void> {
-    await this.#deps.redis.cmd.xadd(this.#deps.keys.journal(memberId), 'MAXLEN', '~', String(JOURNAL_MAX), '*', 'f', frame)
+  /** Appends a frame to `memberId`'s journal and sends it to its inbox (one command). */
+  async appendAndSend (memberId: string, frame: Buffer): Promise<void> {
+    await this.#deps.scripts.journalPublish(memberId, frame, JOURNAL_MAX, this.#deps.redis.capabilities.sharded)
   }
 
   /** Drops what was received longer ago than the retention (queued long since). */

@@ -2,8 +2,8 @@
  * Outbox: batches everything this node sends to one peer in one tick into one frame and
  * one SPUBLISH to the peer's inbox. Frames to one inbox leave in order on one connection,
  * which keeps order per publisher and topic. A frame with QoS 1/2 messages is also
- * appended to the peer's journal (a Redis stream in the inbox's slot, pipelined with the
- * SPUBLISH): if the peer dies before queueing them, its reaper replays the journal.
+ * appended to the peer's journal (a Redis stream in the inbox's slot, by the same script
+ * that SPUBLISHes it): if the peer dies before queueing them, its reaper replays the journal.
  */
 import { FrameWriter } from '../redis/codec.js'
 
@@ -14,8 +14,11 @@ export interface OutboxDeps {
   inbox: (memberId: string) => string
   /** Sends one frame to one channel. */
   send: (channel: string, frame: Buffer) => Promise<void>
-  /** Appends a frame that carries QoS 1/2 messages to the member's journal (sent first). */
-  journal?: (memberId: string, frame: Buffer) => Promise<void>
+  /**
+   * Sends a frame that carries QoS 1/2 messages and appends it to the member's journal,
+   * in one step; without it such frames go through `send` and are not journaled.
+   */
+  sendJournaled?: (memberId: string, frame: Buffer) => Promise<void>
   /** Called when a frame could not be sent (publishes in it are lost for QoS 0). */
   onError: (memberId: string, records: number, err: Error) => void
 }
@@ -88,9 +91,9 @@ export class Outbox {
   #sendFrame (memberId: string, p: Pending): void {
     const frame = p.writer.finish()
     this.#unsettledBytes += frame.length
-    const journal = p.writer.durable ? this.#deps.journal?.(memberId, frame) : undefined
-    const sent = this.#deps.send(this.#deps.inbox(memberId), frame)
-    ;(journal === undefined ? sent : Promise.all([journal, sent])).then(() => {
+    const journaled = p.writer.durable ? this.#deps.sendJournaled : undefined
+    const sent = journaled !== undefined ? journaled(memberId, frame) : this.#deps.send(this.#deps.inbox(memberId), frame)
+    sent.then(() => {
       this.#unsettledBytes -= frame.length
       for (const settle of p.settle) settle()
     }, (err: Error) => {

@@ -28,10 +28,9 @@ const CASES: Record<string, { main: string, crossNode: boolean }> = {
   'fanout.js': { main: 'mqtt_e2e_latency', crossNode: true },
   'fanin.js': { main: 'mqtt_e2e_latency', crossNode: true },
   'conn-storm.js': { main: 'mqtt_connect_time', crossNode: true },
-  // Persistent sessions stay on the node they were created on until sessions move to
-  // Redis, so the reconnect storm reconnects to one node here.
-  'reconnect-storm.js': { main: 'mqtt_reconnect_time', crossNode: false },
-  'retained-burst.js': { main: 'mqtt_retained_burst_time', crossNode: true }
+  'reconnect-storm.js': { main: 'mqtt_reconnect_time', crossNode: true },
+  'retained-burst.js': { main: 'mqtt_retained_burst_time', crossNode: true },
+  'sharedsub.js': { main: 'mqtt_e2e_latency', crossNode: true }
 }
 
 describe('k6 scenarios', { timeout: 180_000 }, () => {
@@ -70,6 +69,12 @@ describe('k6 scenarios', { timeout: 180_000 }, () => {
       assert.ok(Object.keys(run.thresholds).length > 0, 'the script declares thresholds')
       assert.deepEqual(Object.entries(run.thresholds).filter(([, ok]) => !ok), [], 'failed thresholds')
       assert.equal(run.metrics.mqtt_lost?.values.count ?? 0, 0)
+      if (script === 'sharedsub.js') {
+        // Three members (the default) on both nodes, round_robin: each got a share.
+        assert.equal(run.metrics.mqtt_shared_member_share?.values.count, 3)
+        assert.ok((run.metrics.mqtt_shared_member_share?.values.min ?? 0) > 0, 'every member of the group received messages')
+        assert.ok((run.metrics.mqtt_received?.values.count ?? 0) >= 60, 'about 2 x 40 messages reached the group')
+      }
     })
   }
 })

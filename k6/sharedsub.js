@@ -1,0 +1,80 @@
+// sharedsub: every VU publishes RATE messages per second on its own topic; VU 1 also runs
+// MEMBERS clients of one shared subscription group ($share/<group>/<base>/+), alternately
+// on MQTT_SUB_URL and MQTT_PUB_URL, and checks that the group as a whole receives every
+// message exactly once (MQTT 5 shared subscriptions, which slotmq also offers MQTT 3.1.1
+// clients).
+// Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=10 -e RATE=100 -e MEMBERS=3 k6/sharedsub.js
+import { Client } from 'k6/x/mqtt'
+import { Counter, Trend } from 'k6/metrics'
+import { makePayload, oncePerVu, readPayload, settings, StreamTracker } from './lib/common.js'
+
+const latency = new Trend('mqtt_e2e_latency', true)
+const lost = new Counter('mqtt_lost')
+const duplicated = new Counter('mqtt_duplicated')
+const receivedMessages = new Counter('mqtt_received')
+// Percentage of all received messages that each member got (100 / MEMBERS when even).
+const memberShare = new Trend('mqtt_shared_member_share')
+const members = Math.max(1, Number(__ENV.MEMBERS || 3))
+const run = __ENV.RUN_ID || 'run'
+const base = `k6/sharedsub/${run}`
+const group = `k6-${run}`
+const SUBSCRIBE_GRACE_MS = 1000
+
+export const options = {
+  scenarios: { sharedsub: oncePerVu(settings.vus, settings.durationMs + SUBSCRIBE_GRACE_MS) },
+  thresholds: {
+    mqtt_e2e_latency: ['p(99)<100'],
+    mqtt_lost: ['count==0'],
+    mqtt_duplicated: ['count==0']
+  }
+}
+
+export default function () {
+  if (__VU === 1) runGroup()
+  const pub = new Client({ clientId: `k6-sharedsub-p${__VU}-${Date.now()}` })
+  let seq = 0
+  pub.on('connect', () => {
+    setTimeout(() => {
+      const timer = setInterval(() => pub.publish(`${base}/${__VU}`, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
+      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
+    }, SUBSCRIBE_GRACE_MS)
+  })
+  pub.connect(settings.pubUrl)
+}
+
+/** The group's members, tracked together: a message any two members got is a duplicate. */
+function runGroup () {
+  const streams = {}
+  const counts = []
+  for (let i = 0; i < members; i++) {
+    counts.push(0)
+    const member = new Client({ clientId: `k6-sharedsub-m${i}-${Date.now()}` })
+    member.on('message', (topic, payload) => {
+      const p = readPayload(payload)
+      if (p === undefined) return
+      const s = streams[topic] || (streams[topic] = { tracker: new StreamTracker(), first: p.seq, last: 0 })
+      if (!s.tracker.add(p.seq)) {
+        duplicated.add(1)
+        return
+      }
+      s.first = Math.min(s.first, p.seq)
+      s.last = Math.max(s.last, p.seq)
+      counts[i]++
+      receivedMessages.add(1)
+      latency.add(Date.now() - p.sentAt)
+    })
+    member.on('connect', () => {
+      member.subscribe(`$share/${group}/${base}/+`, { qos: settings.qos })
+      setTimeout(() => member.end(), settings.durationMs + SUBSCRIBE_GRACE_MS + 1500)
+    })
+    member.connect(i % 2 === 0 ? settings.subUrl : settings.pubUrl)
+  }
+  setTimeout(() => {
+    for (const topic of Object.keys(streams)) {
+      const s = streams[topic]
+      lost.add(s.tracker.lost(s.last - s.first + 1))
+    }
+    const total = counts.reduce((a, b) => a + b, 0)
+    if (total > 0) for (const n of counts) memberShare.add(100 * n / total)
+  }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1400)
+}

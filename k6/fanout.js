@@ -3,7 +3,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=50 -e RATE=100 k6/fanout.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { makePayload, oncePerVu, readPayload, settings, StreamTracker } from './lib/common.js'
+import { oncePerVu, publishStream, readPayload, settings, StreamTracker } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -41,7 +41,8 @@ export default function () {
   })
   sub.on('connect', async () => {
     await sub.subscribeAsync(topic, { qos: settings.qos })
-    if (__VU === 1) publishAll()
+    // Subscribers of the other VUs get a moment to subscribe first.
+    if (__VU === 1) publishStream('fanout', topic, SUBSCRIBE_GRACE_MS)
     setTimeout(() => {
       // Messages between the first and the last one seen must all have arrived.
       if (firstSeq !== undefined) lost.add(tracker.lost(lastSeq - firstSeq + 1))
@@ -49,17 +50,4 @@ export default function () {
     }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1000)
   })
   sub.connect(settings.subUrl)
-}
-
-function publishAll () {
-  const pub = new Client({ clientId: `k6-fanout-p-${Date.now()}` })
-  let seq = 0
-  pub.on('connect', () => {
-    // Subscribers of the other VUs get a moment to subscribe first.
-    setTimeout(() => {
-      const timer = setInterval(() => pub.publish(topic, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
-      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
-    }, SUBSCRIBE_GRACE_MS)
-  })
-  pub.connect(settings.pubUrl)
 }

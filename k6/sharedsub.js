@@ -6,7 +6,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=10 -e RATE=100 -e MEMBERS=3 k6/sharedsub.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { makePayload, oncePerVu, readPayload, settings, StreamTracker } from './lib/common.js'
+import { oncePerVu, publishStream, settings, Streams } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -31,37 +31,26 @@ export const options = {
 
 export default function () {
   if (__VU === 1) runGroup()
-  const pub = new Client({ clientId: `k6-sharedsub-p${__VU}-${Date.now()}` })
-  let seq = 0
-  pub.on('connect', () => {
-    setTimeout(() => {
-      const timer = setInterval(() => pub.publish(`${base}/${__VU}`, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
-      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
-    }, SUBSCRIBE_GRACE_MS)
-  })
-  pub.connect(settings.pubUrl)
+  publishStream('sharedsub', `${base}/${__VU}`, SUBSCRIBE_GRACE_MS)
 }
 
 /** The group's members, tracked together: a message any two members got is a duplicate. */
 function runGroup () {
-  const streams = {}
+  const streams = new Streams()
   const counts = []
   for (let i = 0; i < members; i++) {
     counts.push(0)
     const member = new Client({ clientId: `k6-sharedsub-m${i}-${Date.now()}` })
     member.on('message', (topic, payload) => {
-      const p = readPayload(payload)
-      if (p === undefined) return
-      const s = streams[topic] || (streams[topic] = { tracker: new StreamTracker(), first: p.seq, last: 0 })
-      if (!s.tracker.add(p.seq)) {
+      const m = streams.receive(topic, payload)
+      if (m === undefined) return
+      if (m.duplicate) {
         duplicated.add(1)
         return
       }
-      s.first = Math.min(s.first, p.seq)
-      s.last = Math.max(s.last, p.seq)
       counts[i]++
       receivedMessages.add(1)
-      latency.add(Date.now() - p.sentAt)
+      latency.add(Date.now() - m.sentAt)
     })
     member.on('connect', () => {
       member.subscribe(`$share/${group}/${base}/+`, { qos: settings.qos })
@@ -70,10 +59,7 @@ function runGroup () {
     member.connect(i % 2 === 0 ? settings.subUrl : settings.pubUrl)
   }
   setTimeout(() => {
-    for (const topic of Object.keys(streams)) {
-      const s = streams[topic]
-      lost.add(s.tracker.lost(s.last - s.first + 1))
-    }
+    lost.add(streams.lost())
     const total = counts.reduce((a, b) => a + b, 0)
     if (total > 0) for (const n of counts) memberShare.add(100 * n / total)
   }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1400)

@@ -1,6 +1,7 @@
 // Shared by the k6 scenarios: settings from __ENV, the benchmark payload (the same layout
 // as `slotmq bench`: 8-byte sequence, 8-byte float64 epoch-ms timestamp, padding) and
 // per-stream loss and duplicate tracking. Runs inside k6 (no Node APIs).
+import { Client } from 'k6/x/mqtt'
 
 export const settings = {
   pubUrl: __ENV.MQTT_PUB_URL || 'mqtt://127.0.0.1:1883',
@@ -61,6 +62,53 @@ export class StreamTracker {
   lost (sent) {
     return Math.max(0, sent - this.seen.size)
   }
+}
+
+/**
+ * Tracks many streams (one per topic, one publisher each) seen by one receiver or one
+ * group of receivers: every message is new or a duplicate; lost are the gaps.
+ */
+export class Streams {
+  constructor () {
+    this.byTopic = {}
+  }
+
+  /** The payload's sequence and send time if it is new on its topic, else undefined. */
+  receive (topic, payload) {
+    const p = readPayload(payload)
+    if (p === undefined) return undefined
+    const s = this.byTopic[topic] || (this.byTopic[topic] = { tracker: new StreamTracker(), first: p.seq, last: 0 })
+    if (!s.tracker.add(p.seq)) return { duplicate: true, ...p }
+    s.first = Math.min(s.first, p.seq)
+    s.last = Math.max(s.last, p.seq)
+    return { duplicate: false, ...p }
+  }
+
+  /** Messages missing between the first and the last one seen of each stream. */
+  lost () {
+    let n = 0
+    for (const topic of Object.keys(this.byTopic)) {
+      const s = this.byTopic[topic]
+      n += s.tracker.lost(s.last - s.first + 1)
+    }
+    return n
+  }
+}
+
+/**
+ * This VU's publisher: after `graceMs` (for subscribers to get ready), publishes on
+ * `topic` at settings.rate per second for settings.durationMs, on MQTT_PUB_URL.
+ */
+export function publishStream (name, topic, graceMs) {
+  const pub = new Client({ clientId: `k6-${name}-p${__VU}-${Date.now()}` })
+  let seq = 0
+  pub.on('connect', () => {
+    setTimeout(() => {
+      const timer = setInterval(() => pub.publish(topic, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
+      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
+    }, graceMs)
+  })
+  pub.connect(settings.pubUrl)
 }
 
 export function runId () {

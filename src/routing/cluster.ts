@@ -382,8 +382,8 @@ export class ClusterRouting {
 
   #forward (message: Message, done: (err?: Error) => void): void {
     if (!this.#started || this.#closing !== undefined) return done()
-    const matched = this.table.match(message.topic)
-    const targets = matched.has(this.#memberId) ? new Set([...matched].filter(m => m !== this.#memberId)) : matched
+    // Peers only: #addPeer never adds this member, so its own inbox is never a target.
+    const targets = this.table.match(message.topic)
     const count = targets.size
     // Shared groups cost one check of a counter while there are none.
     const shared = this.#shared.active ? this.#shared.route(message) : undefined

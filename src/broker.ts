@@ -21,7 +21,8 @@ import { clientsOf, internals, isAedesTakeoverListener, stopAedesWillSweep } fro
 import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { guardParser } from './aedes/parser-guards.js'
 import { skipClosedClientRegistration } from './aedes/register-guard.js'
-import { registerWriteObserver } from './aedes/write-hook.js'
+import { registerWriteObserver, writeHeld } from './aedes/write-hook.js'
+import { installAckGate } from './aedes/ack-after-handoff.js'
 import { installSharedMembers, shareInnerFilter, validateShare, withoutSharedRetained } from './aedes/shared-members.js'
 import { createLocalEmitter } from './routing/local-emitter.js'
 import { createMetrics, type BrokerMetrics } from './metrics.js'
@@ -149,8 +150,11 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     },
     log
   })
+  // Last of the publish wrappers: a PUBACK waits for the whole hand-off.
+  const ackGate = installAckGate(aedes, writeHeld)
   registerWriteObserver(aedes, {
     sessionPresent: persistence.sessionPresence,
+    holdAck: ackGate.hold,
     publishSent: (qos, client, messageId, packet) => {
       metrics.messagesSent.inc({ qos: String(qos) })
       traffic.sent++

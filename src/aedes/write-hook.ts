@@ -11,6 +11,9 @@
  *   The hook keeps a client's socket corked until the end of the event-loop turn, so the
  *   packets of one turn leave in one write (in order; nothing is held longer than a turn).
  *
+ * - PUBACK: offered to the observer's `holdAck` (see ack-after-handoff.ts), which may keep
+ *   it back until the message is handed off; `writeHeld` writes it later.
+ *
  * Observers are registered per aedes instance, so several brokers in one process (tests)
  * keep their own answers and counts; packets of other mqtt-packet users pass untouched.
  */
@@ -22,6 +25,8 @@ export interface WriteObserver {
   sessionPresent: (clientId: string) => boolean | undefined
   /** Called for every PUBLISH written to a client (the aedes client, its packet identifier if QoS 1/2, the packet). */
   publishSent: (qos: number, client: object, messageId: number | undefined, packet: WrittenPacket) => void
+  /** Offered every PUBACK; true keeps it back (the observer writes it with `writeHeld`). */
+  holdAck?: (client: object, packet: WrittenPacket) => boolean
 }
 
 export interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }
@@ -30,6 +35,8 @@ type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: un
 
 const observers = new WeakMap<Aedes, WriteObserver>()
 let installed = false
+/** Held packets being written now: the hook lets them through. */
+const released = new WeakSet<object>()
 /** Sockets corked by the hook in this event-loop turn, uncorked together by one setImmediate. */
 const corked = new Set<StreamWithClient>()
 
@@ -60,7 +67,10 @@ function installHook (): void {
     const observer = client === undefined ? undefined : observers.get(client.broker)
     if (observer !== undefined && client !== undefined) {
       coalesce(stream)
-      if (packet.cmd === 'publish') {
+      if (packet.cmd === 'puback' && observer.holdAck !== undefined && !released.has(packet) &&
+        observer.holdAck(client, packet)) {
+        return true
+      } else if (packet.cmd === 'publish') {
         observer.publishSent(packet.qos ?? 0, client, packet.messageId, packet)
       } else if (packet.cmd === 'connack' && packet.returnCode === 0 && client.id !== null &&
         observer.sessionPresent(client.id) === true) {
@@ -70,6 +80,17 @@ function installHook (): void {
     return writeToStream.call(this, packet, stream, opts)
   }
   installed = true
+}
+
+/**
+ * Writes a packet the observer held back, if its client is still connected (a PUBACK for
+ * a connection that closed meanwhile is dropped: the client sends the PUBLISH again).
+ */
+export function writeHeld (client: object, packet: WrittenPacket): void {
+  const c = client as { connected?: boolean, conn?: StreamWithClient }
+  if (c.connected !== true || c.conn === undefined) return
+  released.add(packet)
+  sharedMqttPacket().writeToStream(packet, c.conn)
 }
 
 /** The mqtt-packet instance aedes uses; it must be the one this module wraps. */

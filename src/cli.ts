@@ -59,6 +59,7 @@ export function helpText (): string {
     'Usage:',
     '  slotmq [start] [options]   start a broker node (standalone when no Redis is configured)',
     '  slotmq bench ...           load generator and broker comparison (slotmq bench --help)',
+    '  slotmq chaos ...           fault scenarios on a local Redis Cluster and nodes (slotmq chaos --help)',
     '  slotmq admin nodes|clients|session|kick|drain ...',
     '                             the admin API of a running node (slotmq admin --help)',
     '  slotmq users add|remove|list ...',

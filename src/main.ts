@@ -11,6 +11,7 @@ import { VERSION } from './version.js'
 
 export async function main (argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv[0] === 'bench') return await bench(argv.slice(1))
+  if (argv[0] === 'chaos') return await chaos(argv.slice(1))
   if (argv[0] === 'admin') return await admin(argv.slice(1), env)
   if (argv[0] === 'users') return await users(argv.slice(1), env)
   let commandLine: CommandLine
@@ -101,6 +102,21 @@ async function bench (args: string[]): Promise<number> {
     process.stderr.write(`slotmq bench: ${err.message}\n`)
     if (err.code === ERR.USAGE) {
       process.stderr.write('Run `slotmq bench --help` for the scenarios and options.\n')
+      return EXIT_CONFIG
+    }
+    return 1
+  }
+}
+
+async function chaos (args: string[]): Promise<number> {
+  const { chaosCommand } = await import('./chaos/command.js')
+  try {
+    return await chaosCommand(args)
+  } catch (err) {
+    if (!(err instanceof BrokerError)) throw err
+    process.stderr.write(`slotmq chaos: ${err.message}\n`)
+    if (err.code === ERR.USAGE) {
+      process.stderr.write('Run `slotmq chaos --help` for the scenarios and options.\n')
       return EXIT_CONFIG
     }
     return 1

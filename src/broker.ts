@@ -34,6 +34,7 @@ import { certificateUser, startMqttsListener, startWssListener } from './listene
 import { loadTlsCredentials, type TlsCredentials } from './listeners/tls-credentials.js'
 import { startWsListener } from './listeners/ws.js'
 import { VERSION } from './version.js'
+import { connected, disconnectWithoutWill } from './admin/drain.js'
 import { createNodeAdmin, type NodeAdmin } from './admin/node-admin.js'
 import { StatsStore } from './admin/stats.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
@@ -163,7 +164,14 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     }
   })
   await aedes.listen()
-  if (cluster !== undefined) stopAedesWillSweep(aedes)
+  if (cluster !== undefined) {
+    stopAedesWillSweep(aedes)
+    cluster.routing.setRejoinHook(() => {
+      const clients = connected(aedes)
+      log.warn({ clients: clients.length }, 'this node was reaped by a peer: closing its connections (their wills were published by the reaper)')
+      for (const client of clients) disconnectWithoutWill(client)
+    })
+  }
 
   const handle = (stream: Duplex, req?: IncomingMessage): void => {
     if (!limits.admitConnection(stream, req)) return

@@ -11,6 +11,10 @@
 export interface KeySpace {
   /** Membership leases: zset member = memberId, score = lease deadline (Redis TIME, ms). */
   nodes: () => string
+  /** Membership clock: hash `last` (latest beat of any member) and `quietUntil` (no reaping before), ms. */
+  nodesClock: () => string
+  /** Tombstones of reaped members: zset memberId -> when it was reaped (ms). */
+  nodesReaped: () => string
   /** A member's latest statistics (JSON, expiring), in the leases' slot: one MGET reads them all. */
   nodeStats: (memberId: string) => string
   /** One member's routes: set of topic filters, and a hash holding its delta sequence. */
@@ -68,6 +72,10 @@ export function createKeySpace (prefix = ''): KeySpace {
   return {
     // <prefix>mqtt:{nodes}
     nodes: () => `${base}{nodes}`,
+    // <prefix>mqtt:{nodes}:clock
+    nodesClock: () => `${base}{nodes}:clock`,
+    // <prefix>mqtt:{nodes}:reaped
+    nodesReaped: () => `${base}{nodes}:reaped`,
     // <prefix>mqtt:{nodes}:stats:<memberId>
     nodeStats: (memberId) => `${base}{nodes}:stats:${encodeId(memberId)}`,
     // <prefix>mqtt:{r:<memberId>}:filters | :meta

@@ -18,8 +18,8 @@ export interface ScriptSpec {
 }
 
 export const SCRIPTS = {
-  nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes'], argv: ['memberId', 'ttlMs', 'register'] },
-  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes'], argv: ['limit', 'memberId', 'minOwnLeaseMs'] },
+  nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes', 'clock', 'reaped'], argv: ['memberId', 'ttlMs', 'register', 'gapMs'] },
+  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes', 'clock', 'reaped'], argv: ['limit', 'memberId', 'minOwnLeaseMs', 'gapMs', 'ttlMs', 'tombstoneMs'] },
   journalPublish: { file: 'journal-publish.lua', keys: ['journal'], argv: ['channel', 'frame', 'maxLength', 'sharded'] },
   routesApply: { file: 'routes-apply.lua', keys: ['filters', 'meta'], argv: ['seq', 'expiryMs', 'changes'], variadic: true },
   routesRead: { file: 'routes-read.lua', keys: ['filters', 'meta'], argv: [] },
@@ -72,19 +72,29 @@ export class Scripts {
     await this.#run('journalPublish', [this.#keys.journal(memberId)], [this.#keys.inbox(memberId), frame, maxLength, sharded ? '1' : '0'])
   }
 
-  /** Registers (register = true) or renews this member's lease; lists the live members. */
-  async nodeHeartbeat (memberId: string, ttlMs: number, register: boolean): Promise<{ held: boolean, deadlineMs: number, live: string[] }> {
-    const reply = await this.#run('nodeHeartbeat', [this.#keys.nodes()], [memberId, ttlMs, register ? '1' : '0'])
-    const [held, ms, live] = expectArray(reply, 'nodeHeartbeat', 3)
-    return { held: held === 1, deadlineMs: Number(ms), live: expectStrings(live, 'nodeHeartbeat') }
+  /**
+   * Registers (register = true) or renews this member's lease; lists the live members.
+   * `gapMs`: no beat from any member for longer starts a quiet period (see the script).
+   * `restored`: the lease was missing without having been reaped (lost in a failover).
+   */
+  async nodeHeartbeat (memberId: string, ttlMs: number, register: boolean, gapMs: number): Promise<{ held: boolean, deadlineMs: number, live: string[], restored: boolean }> {
+    const reply = await this.#run('nodeHeartbeat', this.#membershipKeys(), [memberId, ttlMs, register ? '1' : '0', gapMs])
+    const [held, ms, live, restored] = expectArray(reply, 'nodeHeartbeat', 4)
+    return { held: held === 1, deadlineMs: Number(ms), live: expectStrings(live, 'nodeHeartbeat'), restored: restored === 1 }
   }
 
   /**
    * Removes up to `limit` expired members; the caller is the reaper of those returned.
-   * Nothing is removed unless the caller's own lease runs at least `minOwnLeaseMs` more.
+   * Nothing is removed unless the caller's own lease runs at least `minOwnLeaseMs` more,
+   * nor in a quiet period after a gap of `gapMs` without beats (it lasts `ttlMs`).
+   * Tombstones of reaped members are kept `tombstoneMs`.
    */
-  async nodeSweep (limit: number, memberId: string, minOwnLeaseMs: number): Promise<string[]> {
-    return expectStrings(await this.#run('nodeSweep', [this.#keys.nodes()], [limit, memberId, minOwnLeaseMs]), 'nodeSweep')
+  async nodeSweep (a: { limit: number, memberId: string, minOwnLeaseMs: number, gapMs: number, ttlMs: number, tombstoneMs: number }): Promise<string[]> {
+    return expectStrings(await this.#run('nodeSweep', this.#membershipKeys(), [a.limit, a.memberId, a.minOwnLeaseMs, a.gapMs, a.ttlMs, a.tombstoneMs]), 'nodeSweep')
+  }
+
+  #membershipKeys (): string[] {
+    return [this.#keys.nodes(), this.#keys.nodesClock(), this.#keys.nodesReaped()]
   }
 
   /** Applies route changes ("+filter" / "-filter") under delta number `seq`. */

@@ -115,6 +115,7 @@ export class ClusterRouting {
   #inbound: InboundHook | undefined
   #sessions: SessionHooks | undefined
   #admin: AdminHook | undefined
+  #rejoined: (() => void) | undefined
   #starting: Promise<void> | undefined
   /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
   #deliveries: Promise<void> | undefined
@@ -233,6 +234,15 @@ export class ClusterRouting {
 
   setAdminHook (hook: AdminHook): void {
     this.#admin = hook
+  }
+
+  /**
+   * Called when this node was reaped by a peer and has rejoined under a new identity: the
+   * sessions of its connections were settled by the reaper (wills published, persistent
+   * ones adopted), so the broker closes them and their clients reconnect to a fresh session.
+   */
+  setRejoinHook (hook: () => void): void {
+    this.#rejoined = hook
   }
 
   /** Sends an operator's request to `memberId` (`disconnect` a client, `drain`). */
@@ -428,7 +438,11 @@ export class ClusterRouting {
           this.#outbox.add(sender, w => w.routes(this.#local.seq, []))
           break
         case 'gone':
-          this.#dropPeer(r.memberId)
+          // Said to this member too by its reaper: a node whose lease was reaped while it
+          // lived (cut off from Redis longer than the lease) learns it even if the
+          // tombstone was lost.
+          if (r.memberId === this.#memberId) this.#registry.leaseLost('reaped by a peer')
+          else this.#dropPeer(r.memberId)
           break
         case 'kick':
           this.#sessions?.kicked(r.clientId, r.epoch, sender)
@@ -554,7 +568,7 @@ export class ClusterRouting {
       const dropRoutes = async (): Promise<void> => {
         const routes = this.#deps.keys.routes(m)
         await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
-        for (const p of this.#peers) if (p !== m) this.#outbox.add(p, w => w.gone(m))
+        for (const p of this.#peers) this.#outbox.add(p, w => w.gone(m))
         this.#dropPeer(m)
         await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
         await this.#redispatchJournal(m)
@@ -594,6 +608,7 @@ export class ClusterRouting {
     try {
       await this.#join()
       this.#local.reset()
+      this.#rejoined?.()
     } catch (err) {
       this.#log.error({ err }, 'rejoin failed, retrying at the next beat')
       this.#memberId = old

@@ -3,8 +3,14 @@
  * from Redis TIME, and renews it every third of the lease time. Every node also sweeps
  * expired leases, twice a second at most (a dead node's wills go out within the lease time
  * and a second); the sweep removes them atomically, so each dead member has exactly one
- * reaper. A node that finds its own lease gone must not go on under that
- * identity: it is told so (`onLeaseLost`) and rejoins as a new member.
+ * reaper. A node that finds its own lease reaped must not go on under that identity: it
+ * is told so (`onLeaseLost`) and rejoins as a new member.
+ *
+ * A failover of the shard holding the leases stops every renewal for seconds. The
+ * scripts notice the gap in Redis itself (no beat from anyone for two beat intervals)
+ * and reap nobody for one lease time after it, whichever node sweeps first, so every
+ * live member renews before anyone can be declared dead. A lease the promoted replica
+ * lost (not reaped: no tombstone) is restored by its member's next beat.
  */
 import type { Logger } from '../logger.js'
 import type { Scripts } from '../redis/scripts.js'
@@ -22,6 +28,8 @@ export interface RegistryEvents {
 const SWEEP_LIMIT = 16
 /** Longest time between two sweeps. */
 const SWEEP_INTERVAL_MS = 500
+/** How long a reaped member's tombstone is kept (it tells a lost lease from a reaped one). */
+const TOMBSTONE_MIN_MS = 10 * 60_000
 
 export class Registry {
   readonly #scripts: Scripts
@@ -33,10 +41,9 @@ export class Registry {
   #sweepTimer: NodeJS.Timeout | undefined
   #beating = false
   #sweeping = false
-  /** No sweeping before this time (ms): after an outage every member needs a beat first. */
-  #sweepAfter = 0
   #lastBeatAt = 0
   #healthy = false
+  #lostReported = false
 
   constructor (deps: { scripts: Scripts, leaseTtlMs: number, memberId: string, log: Logger, events: RegistryEvents }) {
     this.#scripts = deps.scripts
@@ -54,9 +61,10 @@ export class Registry {
   /** Takes the lease for `memberId` and starts beating. Returns the live members. */
   async join (memberId: string): Promise<Set<string>> {
     this.#memberId = memberId
-    const beat = await this.#scripts.nodeHeartbeat(memberId, this.#leaseTtlMs, true)
+    const beat = await this.#scripts.nodeHeartbeat(memberId, this.#leaseTtlMs, true, this.#gapMs)
     this.#lastBeatAt = Date.now()
     this.#healthy = true
+    this.#lostReported = false
     this.#schedule()
     return new Set(beat.live)
   }
@@ -66,21 +74,14 @@ export class Registry {
     if (this.#beating) return
     this.#beating = true
     try {
-      const beat = await this.#scripts.nodeHeartbeat(this.#memberId, this.#leaseTtlMs, false)
+      const beat = await this.#scripts.nodeHeartbeat(this.#memberId, this.#leaseTtlMs, false, this.#gapMs)
       if (!beat.held) {
-        this.#healthy = false
-        this.#log.warn({ memberId: this.#memberId }, 'own lease was reaped')
-        this.#events.onLeaseLost()
+        this.leaseLost('own lease was reaped')
         return
       }
       const now = Date.now()
-      // Beats failed for a while (the shard holding the leases was failing over, or this
-      // node was cut off): every other member's lease may have run out meanwhile for the
-      // same reason. Give them a whole lease time to renew before reaping anyone.
-      if (now - this.#lastBeatAt > this.heartbeatIntervalMs * 2) {
-        this.#sweepAfter = now + this.#leaseTtlMs
-        this.#log.warn({ missedMs: now - this.#lastBeatAt }, 'heartbeats resumed after a gap: not reaping for one lease time')
-      }
+      if (beat.restored) this.#log.warn({ memberId: this.#memberId }, 'own lease was missing but not reaped (lost in a Redis failover): restored')
+      if (now - this.#lastBeatAt > this.#gapMs) this.#log.warn({ missedMs: now - this.#lastBeatAt }, 'heartbeats resumed after a gap')
       this.#lastBeatAt = now
       this.#healthy = true
       this.#events.onMembers(new Set(beat.live))
@@ -93,11 +94,19 @@ export class Registry {
 
   /** Removes expired leases; this node is the reaper of those it removed. */
   async sweep (): Promise<void> {
-    if (this.#sweeping || !this.healthy || Date.now() < this.#sweepAfter) return
+    if (this.#sweeping || !this.healthy) return
     this.#sweeping = true
     try {
-      // A reaper must have renewed its own lease within the last beat or so (see node-sweep.lua).
-      const reaped = await this.#scripts.nodeSweep(SWEEP_LIMIT, this.#memberId, this.#leaseTtlMs - 2 * this.heartbeatIntervalMs)
+      // A reaper must have renewed its own lease within the last beat or so, and the
+      // leases' shard must not have been silent just before (see node-sweep.lua).
+      const reaped = await this.#scripts.nodeSweep({
+        limit: SWEEP_LIMIT,
+        memberId: this.#memberId,
+        minOwnLeaseMs: this.#leaseTtlMs - 2 * this.heartbeatIntervalMs,
+        gapMs: this.#gapMs,
+        ttlMs: this.#leaseTtlMs,
+        tombstoneMs: Math.max(TOMBSTONE_MIN_MS, 100 * this.#leaseTtlMs)
+      })
       if (reaped.length > 0) this.#events.onReaped(reaped)
     } catch (err) {
       this.#log.debug({ err }, 'lease sweep failed')
@@ -105,6 +114,21 @@ export class Registry {
       this.#sweeping = false
     }
   }
+
+  /**
+   * A peer reaped this member (its beat found a tombstone, or the reaper said so): stop
+   * serving under this identity.
+   */
+  leaseLost (why: string): void {
+    if (!this.#healthy && this.#lostReported) return
+    this.#healthy = false
+    this.#lostReported = true
+    this.#log.warn({ memberId: this.#memberId }, why)
+    this.#events.onLeaseLost()
+  }
+
+  /** No beat from any member for this long is a gap in the leases' shard. */
+  get #gapMs (): number { return 2 * this.heartbeatIntervalMs }
 
   /** Stops beating (the lease is removed by the caller's `leave`). */
   stop (): void {

@@ -315,6 +315,7 @@ export class ClusterRouting {
       frameErrors: this.counts.frameErrors,
       routeReloads: this.#sync.reloads,
       inboxResubscribes: this.#inbox.resubscribes,
+      inboxPingsAnswered: this.#inbox.pingsAnswered,
       malformedFrames: this.#inbox.malformed
     }
   }

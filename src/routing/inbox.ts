@@ -44,6 +44,8 @@ export class Inbox {
   malformed = 0
   /** Times the subscription was renewed after a lost ping. */
   resubscribes = 0
+  /** Pings that came back (the inbox works). */
+  pingsAnswered = 0
 
   constructor (deps: InboxDeps) {
     this.#deps = deps
@@ -83,15 +85,25 @@ export class Inbox {
   }
 
   #tick (): void {
+    // A renewal under way sends the next ping when it is done: a ping sent meanwhile would
+    // reach the channel between unsubscribe and subscribe, be lost, and start another
+    // renewal at the next tick, and so on for as long as the node runs.
+    if (this.#resubscribing !== undefined) return
     const now = Date.now()
     if (this.#unanswered.size > 0) {
       this.#outageSince ??= this.#lastAnsweredAt
       this.#healthy = false
       this.#deps.log.warn({ channel: this.#listening, unanswered: this.#unanswered.size, sendError: this.#lastSendError }, 'inbox ping lost, resubscribing')
-      this.#resubscribe()
       this.#deps.onTrouble?.(this.#outageSince)
       for (const [nonce, sentAt] of this.#unanswered) if (now - sentAt > MAX_PING_AGE_MS) this.#unanswered.delete(nonce)
+      this.#resubscribe()
+      return
     }
+    this.#ping()
+  }
+
+  #ping (): void {
+    const now = Date.now()
     const nonce = this.#nonce = (this.#nonce + 1) >>> 0
     this.#unanswered.set(nonce, now)
     const frame = new FrameWriter(this.#deps.memberId()).ping(nonce).finish()
@@ -109,7 +121,11 @@ export class Inbox {
       .catch(() => {})
       .then(async () => await this.#deps.redis.listen(channel))
       .catch((err: unknown) => this.#deps.log.warn({ err }, 'inbox resubscribe failed'))
-      .finally(() => { this.#resubscribing = undefined })
+      .finally(() => {
+        this.#resubscribing = undefined
+        // Answered, this ping settles every earlier one (see #answered).
+        if (this.#listening === channel) this.#ping()
+      })
   }
 
   #answered (nonce: number, channel: string): void {
@@ -118,6 +134,7 @@ export class Inbox {
     // This ping and every earlier one are settled: the inbox works (if slowly).
     for (const [n, at] of this.#unanswered) if (at <= sentAt) this.#unanswered.delete(n)
     this.#lastAnsweredAt = Math.max(this.#lastAnsweredAt, sentAt)
+    this.pingsAnswered++
     if (!this.#healthy) this.#deps.log.info({ channel }, 'inbox healthy again')
     this.#healthy = true
     const since = this.#outageSince

@@ -4,7 +4,7 @@
  * Isolation is by key prefix, never FLUSHALL.
  */
 import { randomUUID } from 'node:crypto'
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
 import { Scripts } from '../../src/redis/scripts.js'
 import { clusterNodesFromEnv, startRedisCluster } from '../support/redis-cluster.js'
@@ -41,4 +41,25 @@ export function scriptsOn (seeds: string[]): { redis: Cluster, keys: KeySpace, s
   const redis = clusterClient(seeds)
   const keys = createKeySpace(uniquePrefix())
   return { redis, keys, scripts: new Scripts(redis, keys) }
+}
+
+/**
+ * Connections to every primary of the cluster, to make each hold every write for a while
+ * (CLIENT PAUSE WRITE: scripts, SPUBLISH) and let go again.
+ */
+export async function primariesOf (seeds: string[]): Promise<{ pause: (ms?: number) => Promise<void>, unpause: () => Promise<void>, close: () => Promise<void> }> {
+  const servers = seeds.map(seed => new Redis({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) }))
+  const roles = await Promise.all(servers.map(async r => (await r.call('ROLE') as [string])[0]))
+  const primaries = servers.filter((_, i) => roles[i] === 'master')
+  await Promise.all(servers.filter((_, i) => roles[i] !== 'master').map(async r => await r.quit()))
+  if (primaries.length === 0) throw new Error(`no primary among the seeds, roles: ${roles.join(',')}`)
+  const unpause = async (): Promise<void> => { await Promise.all(primaries.map(async p => await p.call('CLIENT', 'UNPAUSE'))) }
+  return {
+    pause: async (ms = 5000) => { await Promise.all(primaries.map(async p => await p.call('CLIENT', 'PAUSE', String(ms), 'WRITE'))) },
+    unpause,
+    close: async () => {
+      await unpause().catch(() => {})
+      await Promise.all(primaries.map(async p => await p.quit()))
+    }
+  }
 }

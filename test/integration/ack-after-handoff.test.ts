@@ -6,38 +6,31 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Redis } from 'ioredis'
 import type { Packet } from 'mqtt-packet'
 import { closeAll, collect, connect, connectPacket, rawConnect, unique, type RawClient } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { until } from '../helpers/until.js'
-import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { primariesOf, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 
 describe('PUBACK after hand-off (Redis Cluster)', { timeout: 60_000 }, () => {
   let redis: TestRedis
   let topo: Topology
-  let primaries: Redis[] = []
+  let primaries: Awaited<ReturnType<typeof primariesOf>>
 
   before(async () => {
     redis = await useRedisCluster()
     topo = await startNodes(2, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() })
-    const servers = redis.seeds.map(seed => new Redis({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) }))
-    const roles = await Promise.all(servers.map(async r => (await r.call('ROLE') as [string])[0]))
-    primaries = servers.filter((_, i) => roles[i] === 'master')
-    await Promise.all(servers.filter((_, i) => roles[i] !== 'master').map(async r => await r.quit()))
-    assert.equal(primaries.length, 3, `expected 3 primaries, roles: ${roles.join(',')}`)
+    primaries = await primariesOf(redis.seeds)
   })
   after(async () => {
-    await unpause()
-    await Promise.all(primaries.map(async p => await p.quit()))
+    await primaries.close()
     await closeAll()
     await topo.close()
     await redis.stop()
   })
 
-  /** Holds every write on every primary (at most `ms`) until `unpause`. */
-  const pause = async (ms = 5000): Promise<void> => { await Promise.all(primaries.map(async p => await p.call('CLIENT', 'PAUSE', String(ms), 'WRITE'))) }
-  const unpause = async (): Promise<void> => { await Promise.all(primaries.map(async p => await p.call('CLIENT', 'UNPAUSE'))) }
+  const pause = async (): Promise<void> => { await primaries.pause() }
+  const unpause = async (): Promise<void> => { await primaries.unpause() }
 
   /**
    * A raw publisher on node 0 that also subscribes to a marker topic of its own (QoS 0,

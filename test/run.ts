@@ -1,22 +1,22 @@
 /**
  * `npm test`: unit tests, then integration tests against a real Redis Cluster started
  * here from redis-server (unless REDIS_CLUSTER_NODES already names one).
- * Usage: node --import tsx test/run.ts [unit|integration|failover|all]
- * Failover tests start their own Redis Cluster, because they change it.
+ * Usage: node --import tsx test/run.ts [unit|integration|failover|chaos|all]
+ * Failover and chaos tests start their own Redis Cluster, because they change it.
  */
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { INSTALL_HINT, redisServerAvailable, startRedisCluster, type RedisCluster } from './support/redis-cluster.js'
 
 const which = process.argv[2] ?? 'all'
-if (!['unit', 'integration', 'failover', 'all'].includes(which)) {
-  process.stderr.write('usage: test/run.ts [unit|integration|failover|all]\n')
+if (!['unit', 'integration', 'failover', 'chaos', 'all'].includes(which)) {
+  process.stderr.write('usage: test/run.ts [unit|integration|failover|chaos|all]\n')
   process.exit(2)
 }
-const groups = which === 'all' ? ['unit', 'integration', 'failover'] : [which]
+const groups = which === 'all' ? ['unit', 'integration', 'failover', 'chaos'] : [which]
 const files = groups.flatMap(group => testFiles(`test/${group}`))
 const needsCluster = groups.includes('integration')
-const needsRedis = needsCluster || groups.includes('failover')
+const needsRedis = needsCluster || groups.includes('failover') || groups.includes('chaos')
 
 if (needsRedis && !redisServerAvailable()) {
   process.stderr.write(`${INSTALL_HINT}\n`)

@@ -95,6 +95,18 @@ export class Fleet {
     return await res.json() as MemberView[]
   }
 
+  /** A session as the admin API shows it (GET /sessions/<client id> on a running node); undefined when none answered. */
+  async session (clientId: string): Promise<Record<string, unknown> | undefined> {
+    for (const node of this.#nodes.filter(n => !n.killed && running(n))) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${node.httpPort}/sessions/${encodeURIComponent(clientId)}`, { signal: AbortSignal.timeout(2000) })
+        if (res.status === 404) return {}
+        if (res.ok) return await res.json() as Record<string, unknown>
+      } catch {}
+    }
+    return undefined
+  }
+
   /** Every running node lists exactly the running nodes' member ids. */
   async whole (): Promise<boolean> {
     const live = this.#nodes.filter(running)

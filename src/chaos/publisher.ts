@@ -94,8 +94,11 @@ export class Publisher {
     return seqs
   }
 
-  /** Publishes at `rate` msg/s until stopRate; slots missed while disconnected are skipped. */
-  startRate (rate: number): void {
+  /**
+   * Publishes at `rate` msg/s until stopRate, or until `limit` messages were published in
+   * all; slots missed while disconnected are skipped.
+   */
+  startRate (rate: number, limit = Infinity): void {
     this.stopRate()
     const started = Date.now()
     let slots = 0
@@ -103,7 +106,7 @@ export class Publisher {
       const due = Math.floor((Date.now() - started) * rate / 1000)
       // After a stall, catch up by at most a tenth of a second's worth: no huge bursts.
       slots = Math.max(slots, due - Math.ceil(rate / 10))
-      while (slots < due) {
+      while (slots < due && this.#o.ledger.published < limit) {
         slots++
         this.publish()
       }

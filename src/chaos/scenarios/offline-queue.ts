@@ -17,7 +17,7 @@ export const offlineQueueNodeKill: Scenario = {
   run: async (ctx, result) => {
     const stream = await openStream(ctx, { pubSlot: PUB_SLOT, subSlot: SUB_SLOT })
     await stream.subscriber.disconnect()
-    stream.publisher.startRate(ctx.options.rate)
+    stream.publisher.startRate(ctx.options.rate, QUEUED)
     const timeoutMs = Math.ceil(QUEUED / ctx.options.rate * 1000) + 10_000
     if (await waitFor(() => stream.ledger.published >= QUEUED, timeoutMs) === undefined) throw new Error(`only ${stream.ledger.published} of ${QUEUED} messages published within ${timeoutMs} ms`)
     stream.publisher.stopRate()

@@ -6,7 +6,7 @@
  * the client id.
  */
 import type { MqttClient } from 'mqtt'
-import { Ledger } from '../ledger.js'
+import { Ledger, sample } from '../ledger.js'
 import { Publisher } from '../publisher.js'
 import type { ChaosContext, RunResult, Scenario } from '../types.js'
 import { settle, sleep, waitFor } from '../wait.js'
@@ -74,6 +74,10 @@ async function endRace (ctx: ChaosContext, race: Race, result: RunResult, last: 
   race.publisher.stop()
   await settle(() => race.ledger.missing().length === 0, () => race.ledger.lastDeliveryAt, ctx.options.settleMs)
   race.ledger.fill(result)
+  if (result.lost > 0) {
+    result.figures.lostSeqs = sample(race.ledger.missing())
+    result.figures.sessionAtEnd = JSON.stringify(await ctx.fleet.session(race.clientId))
+  }
   result.figures.unacknowledged = result.published - result.acknowledged
   const sorted = [...race.connackMs].sort((x, y) => x - y)
   result.figures.connects = sorted.length

@@ -1,0 +1,52 @@
+/**
+ * The chaos suite's CI subset, through the same library code as `slotmq chaos`: a local
+ * Redis Cluster of its own (a scenario kills a primary), three node processes, and one run
+ * each of the publisher-node kill inside a PUBACK burst, the subscriber-node kill, the
+ * kill -9 of the lease primary and the 50 msg/s takeover race. Nothing acknowledged may
+ * be lost and every scenario check must hold.
+ */
+import { before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import { runChaos, type ChaosReport } from '../../src/chaos/runner.js'
+import type { RunResult } from '../../src/chaos/types.js'
+import { ENTRY } from '../helpers/process.js'
+
+const SCENARIOS = ['pub-node-kill-burst', 'sub-node-kill', 'lease-primary-kill', 'takeover-race-50']
+
+function describeRun (r: RunResult): string {
+  const figures = Object.entries(r.figures).map(([k, v]) => `${k}=${v}`).join(' ')
+  return `${r.scenario} #${r.run}: published ${r.published}, acked ${r.acknowledged}, delivered ${r.delivered}, lost ${r.lost}, dup ${r.duplicated}, ooo ${r.outOfOrder}; ${figures}`
+}
+
+describe('slotmq chaos (CI subset)', { timeout: 240_000 }, () => {
+  let report: ChaosReport
+  before(async () => {
+    report = await runChaos({
+      scenarios: SCENARIOS,
+      runs: 1,
+      nodes: 3,
+      rate: 500,
+      leaseTtlMs: 2000,
+      maxInflight: 32,
+      raceSeconds: 3,
+      settleMs: 15_000,
+      redis: undefined,
+      entry: ['--import', 'tsx', ENTRY]
+    }, { log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }), progress: () => {} })
+  })
+
+  for (const name of SCENARIOS) {
+    test(`${name}: nothing acknowledged is lost and the scenario's checks hold`, (t) => {
+      const runs = report.runs.filter(r => r.scenario === name)
+      assert.equal(runs.length, 1, `one run of ${name} (got ${runs.length})`)
+      for (const r of runs) {
+        t.diagnostic(describeRun(r))
+        assert.equal(r.skipped, undefined, `${name} was skipped: ${r.skipped ?? ''}`)
+        assert.ok(r.acknowledged > 0, `${name} acknowledged nothing: ${describeRun(r)}`)
+        assert.equal(r.lost, 0, `acknowledged but never delivered: ${describeRun(r)}`)
+        for (const c of r.checks) assert.ok(c.ok, `${c.name}: ${c.detail}`)
+      }
+    })
+  }
+})

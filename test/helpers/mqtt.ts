@@ -55,7 +55,7 @@ export function collect (client: MqttClient): { messages: Received[], waitFor: (
     const deadline = Date.now() + timeoutMs
     while (messages.length < n) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`expected ${n} messages, got ${messages.length}: ${JSON.stringify(messages)}`)
+      if (left <= 0) throw new Error(`expected ${n} messages within ${timeoutMs} ms, got ${messages.length}: ${summary(messages)}`)
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, left)
         waiters.push(() => { clearTimeout(timer); resolve() })
@@ -66,10 +66,36 @@ export function collect (client: MqttClient): { messages: Received[], waitFor: (
   return { messages, waitFor }
 }
 
-/** Resolves when nothing more than `count` messages arrived within `quietMs`. */
-export async function expectNoMore (c: { messages: Received[] }, count: number, quietMs = 300): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, quietMs))
-  if (c.messages.length !== count) throw new Error(`expected exactly ${count} messages, got ${c.messages.length}: ${JSON.stringify(c.messages)}`)
+/**
+ * A marker message for a negative check. `send` publishes `payload` on a path that is
+ * ordered after whatever must not arrive: the same publisher and topic, or a topic the
+ * same subscriber gets from the same node (one node forwards to another in order); or
+ * a retained message looked up after it. Once the marker is in, anything sent before it
+ * is in too, so no fixed wait is needed.
+ */
+export interface Marker { payload: string, send: () => Promise<unknown> }
+
+/**
+ * Sends the marker, waits for it, and checks that exactly `count` messages arrived
+ * before it (nothing that must not arrive did).
+ */
+export async function expectNoMore (c: { messages: Received[] }, count: number, marker: Marker, timeoutMs = 5000): Promise<void> {
+  await marker.send()
+  const deadline = Date.now() + timeoutMs
+  let at = -1
+  while ((at = c.messages.findIndex(m => m.payload === marker.payload)) === -1) {
+    if (Date.now() > deadline) throw new Error(`the marker ${JSON.stringify(marker.payload)} did not arrive within ${timeoutMs} ms; got ${summary(c.messages)}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  const before = c.messages.slice(0, at)
+  if (before.length !== count) throw new Error(`expected exactly ${count} messages before the marker, got ${before.length}: ${summary(before)}`)
+}
+
+/** Messages as `topic payload`, at most 40 of them (the first and the last 20). */
+function summary (messages: Received[]): string {
+  const show = (m: Received): string => `${m.topic} ${JSON.stringify(m.payload)}${m.retain ? ' (retained)' : ''}${m.dup ? ' (dup)' : ''}`
+  if (messages.length <= 40) return messages.map(show).join(', ')
+  return [...messages.slice(0, 20).map(show), `… ${messages.length - 40} more …`, ...messages.slice(-20).map(show)].join(', ')
 }
 
 /** A raw TCP connection that speaks MQTT packets (or garbage) and parses replies. */
@@ -105,6 +131,17 @@ export class RawClient {
     await this.#until(() => this.packets.some(p => p.cmd === cmd), timeoutMs, `a ${cmd} packet`)
     const i = this.packets.findIndex(p => p.cmd === cmd)
     return this.packets.splice(i, 1)[0] as Packet
+  }
+
+  /**
+   * One PINGREQ / PINGRESP round trip. The broker answers a PINGREQ at once, in the event
+   * loop turn that reads it; a write it scheduled (setImmediate) while handling an earlier
+   * packet of this connection is out before the answer to a PINGREQ sent after the answer
+   * to a previous one (two round trips).
+   */
+  async ping (timeoutMs = 5000): Promise<void> {
+    this.send({ cmd: 'pingreq' })
+    await this.next('pingresp', timeoutMs)
   }
 
   /** Waits until the broker closes the connection, or fails after the timeout. */

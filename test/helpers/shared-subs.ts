@@ -9,11 +9,15 @@ import { until } from './until.js'
 
 export interface Member { client: MqttClient, payloads: string[], topics: string[] }
 
+/** Topics of the markers groupQuiet sends; members do not record them. */
+const MARKER_TOPICS = 'slotmq-test-marker/'
+
 /** Connects a client to `url` and subscribes it to `filter` at QoS 1. */
 export async function member (url: string, filter: string): Promise<Member> {
   const client = await connect(url, { clientId: unique('member') })
   const m: Member = { client, payloads: [], topics: [] }
   client.on('message', (topic, payload) => {
+    if (topic.startsWith(MARKER_TOPICS)) return
     m.payloads.push(payload.toString())
     m.topics.push(topic)
   })
@@ -53,11 +57,31 @@ export async function groupReceived (members: Array<{ payloads: string[] }>, cou
   await until(`the group received ${count} messages`, () => total(members) >= count, timeoutMs)
 }
 
-/** Waits a moment, then checks that the members hold exactly `count` messages (nothing more came). */
-export async function groupQuiet (members: Array<{ payloads: string[] }>, count: number, quietMs = 300): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, quietMs))
+/**
+ * Checks that the members hold exactly `count` messages and nothing more is on its way,
+ * without a fixed wait: every member also subscribes to a marker topic and every
+ * publisher sends one marker there. A publisher's node forwards to a member's node in
+ * order, so once a member has every publisher's marker, whatever those publishers sent
+ * before (and their nodes dispatched to that member) has arrived. `publishers` must
+ * include a client on every node that may send the group messages.
+ */
+export async function groupQuiet (members: Member[], count: number, publishers: MqttClient[], timeoutMs = 10_000): Promise<void> {
+  const topic = MARKER_TOPICS + unique('quiet')
+  const seen = members.map(() => new Set<string>())
+  const listeners = members.map((_m, i) => (t: string, payload: Buffer): void => { if (t === topic) seen[i]?.add(payload.toString()) })
+  try {
+    await Promise.all(members.map(async (m, i) => {
+      m.client.on('message', listeners[i] as (t: string, p: Buffer) => void)
+      await m.client.subscribeAsync(topic, { qos: 1 })
+    }))
+    await Promise.all(publishers.map(async (p, i) => await p.publishAsync(topic, `marker ${i}`, { qos: 1 })))
+    await until('every member has every publisher\'s marker', () => seen.every(s => s.size === publishers.length), timeoutMs,
+      { observed: () => seen.map((s, i) => `member ${i}: ${[...s].join(', ')}`) })
+  } finally {
+    members.forEach((m, i) => m.client.removeListener('message', listeners[i] as (t: string, p: Buffer) => void))
+  }
   const n = total(members)
-  if (n !== count) throw new Error(`expected exactly ${count} messages in the group, got ${n}`)
+  if (n !== count) throw new Error(`expected exactly ${count} messages in the group, got ${n} (per member ${members.map(m => m.payloads.length).join(' / ')}; repeated: ${duplicates(members).slice(0, 20).join(' ')})`)
 }
 
 export function total (members: Array<{ payloads: string[] }>): number {

@@ -59,7 +59,7 @@ for (const mode of modes) {
       const sent = payloads('rr', 400)
       await publishAll(publishers[publishers.length - 1] as MqttClient, topic, sent)
       await groupReceived(members, sent.length)
-      await groupQuiet(members, sent.length)
+      await groupQuiet(members, sent.length, publishers)
       assert.deepEqual(members.map(m => m.payloads.length), [100, 100, 100, 100])
     })
 
@@ -69,7 +69,7 @@ for (const mode of modes) {
       const sent = payloads('random', 1200)
       await Promise.all(publishers.map(async (p, i) => await publishAll(p, topic, sent.filter((_, j) => j % publishers.length === i))))
       await groupReceived(members, sent.length)
-      await groupQuiet(members, sent.length)
+      await groupQuiet(members, sent.length, publishers)
       assert.deepEqual(duplicates(members), [])
       for (const m of members) assert.ok(m.payloads.length > 0, 'every member gets a share')
     })
@@ -80,7 +80,7 @@ for (const mode of modes) {
       const sent = payloads('sticky', 300)
       await publishAll(publishers[0] as MqttClient, topic, sent)
       await groupReceived(members, sent.length)
-      await groupQuiet(members, sent.length)
+      await groupQuiet(members, sent.length, publishers)
       assert.equal(members.filter(m => m.payloads.length > 0).length, 1)
     })
 
@@ -91,7 +91,7 @@ for (const mode of modes) {
       // One publisher per topic, in order (window 1): the order each member sees is checked.
       await Promise.all(topics.map(async (t, i) => await publishAll(publishers[i % publishers.length] as MqttClient, t, payloads(t, 50), 1)))
       await groupReceived(members, 8 * 50)
-      await groupQuiet(members, 8 * 50)
+      await groupQuiet(members, 8 * 50, publishers)
       for (const t of topics) {
         const holders = members.filter(m => m.topics.includes(t))
         assert.equal(holders.length, 1, `${t} stays on one member`)
@@ -106,7 +106,7 @@ for (const mode of modes) {
       const publishers = await Promise.all([0, 1, 2, 3, 4, 5].map(async i => await connect(url(i))))
       await Promise.all(publishers.map(async (p, i) => await publishAll(p, topic, payloads(`p${i}`, 60))))
       await groupReceived(members, 6 * 60)
-      await groupQuiet(members, 6 * 60)
+      await groupQuiet(members, 6 * 60, publishers)
       const by = receivers(members)
       for (let i = 0; i < publishers.length; i++) {
         const got = new Set(payloads(`p${i}`, 60).map(p => by.get(p)))

@@ -36,13 +36,18 @@ describe('limits.maxInflight', { timeout: 30_000 }, () => {
     assert.deepEqual((await fastGot.waitFor(5)).map(m => m.payload), ['m1', 'm2', 'm3', 'm4', 'm5'])
     const first = await slow.next('publish') as Packet & { messageId: number, payload: Buffer }
     const second = await slow.next('publish') as Packet & { messageId: number, payload: Buffer }
-    await new Promise(resolve => setTimeout(resolve, 300))
-    assert.equal(slow.packets.filter(p => p.cmd === 'publish').length, 0, 'a third message went out before a PUBACK')
+    // The publisher had every PUBACK, so each delivery to `slow` was written or held by
+    // then; two ping round trips on `slow` come after any write that was scheduled.
+    await slow.ping()
+    await slow.ping()
+    assert.deepEqual(slow.packets.filter(p => p.cmd === 'publish').map(p => (p as Packet & { payload: Buffer }).payload.toString()), [], 'a third message went out before a PUBACK')
     assert.equal(await refusals(topo, 'inflight'), before + 3)
-    // A PUBACK for an identifier that is not in flight frees nothing.
+    // A PUBACK for an identifier that is not in flight frees nothing: a message it freed
+    // would be written (next event loop turn) before the answer to the second ping.
     slow.send({ cmd: 'puback', messageId: (first.messageId + 1000) % 65536 || 1 })
-    await new Promise(resolve => setTimeout(resolve, 300))
-    assert.equal(slow.packets.filter(p => p.cmd === 'publish').length, 0)
+    await slow.ping()
+    await slow.ping()
+    assert.deepEqual(slow.packets.filter(p => p.cmd === 'publish').map(p => (p as Packet & { payload: Buffer }).payload.toString()), [], 'a PUBACK for an identifier not in flight freed a place')
     const payloads = [first.payload.toString(), second.payload.toString()]
     slow.send({ cmd: 'puback', messageId: first.messageId })
     const third = await slow.next('publish') as Packet & { messageId: number, payload: Buffer }

@@ -102,9 +102,9 @@ async function canBind (port: number): Promise<boolean> {
   }
 }
 
-/** Runs `fn` with a short-lived connection to one local Redis process. */
-export async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+/** Runs `fn` with a short-lived connection to one Redis process (local unless `host` says otherwise). */
+export async function withRedis<T> (port: number, fn: (r: Redis) => Promise<T>, host = '127.0.0.1'): Promise<T> {
+  const r = new Redis({ port, host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   r.on('error', () => {})
   try {
     await r.connect()

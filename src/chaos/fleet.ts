@@ -107,6 +107,17 @@ export class Fleet {
     return undefined
   }
 
+  /**
+   * What the session of `clientId` still holds (for a run that lost messages): queued
+   * messages and whether it is connected, as the admin API shows them.
+   */
+  async sessionFigures (clientId: string): Promise<Record<string, number | string>> {
+    const session = await this.session(clientId)
+    if (session === undefined) return { sessionAtEnd: 'no node answered' }
+    if (session.owner === undefined) return { sessionAtEnd: 'none' }
+    return { sessionQueued: typeof session.queued === 'number' ? session.queued : String(session.queued), sessionConnected: String(session.connected) }
+  }
+
   /** Every running node lists exactly the running nodes' member ids. */
   async whole (): Promise<boolean> {
     const live = this.#nodes.filter(running)

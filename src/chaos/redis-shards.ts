@@ -2,7 +2,8 @@
  * The shape of a Redis Cluster as its nodes report it (CLUSTER NODES): which primary
  * serves a slot, its replicas, whether they are in sync. Read-only.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { withRedis } from '../bench/local-redis.js'
 
 export interface Endpoint { host: string, port: number }
 export interface RedisNode extends Endpoint { id: string }
@@ -10,14 +11,7 @@ export interface Shard { primary: RedisNode, replicas: RedisNode[], slots: Array
 
 /** Runs `fn` with a short-lived connection to one Redis server (no retries). */
 export async function withNode<T> (at: Endpoint, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ host: at.host, port: at.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, commandTimeout: 5000 })
-  r.on('error', () => {})
-  try {
-    await r.connect()
-    return await fn(r)
-  } finally {
-    r.disconnect()
-  }
+  return await withRedis(at.port, fn, at.host)
 }
 
 export function parseEndpoint (seed: string): Endpoint {

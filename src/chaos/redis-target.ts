@@ -55,9 +55,6 @@ export async function redisWhole (target: RedisTarget): Promise<boolean> {
   return await clusterWhole(target.seeds, target.primaries, true)
 }
 
-/** Live seeds: the original ones (a killed one answers nothing and is skipped). */
-export function seedsOf (target: RedisTarget): Endpoint[] { return target.seeds }
-
 /**
  * kill -9 of the primary serving `slot`, when this run started it; waits (bounded)
  * until a replica serves the slot. Returns the killed port and the promotion time (ms,

@@ -78,7 +78,10 @@ export async function finish (ctx: ChaosContext, stream: Stream, result: RunResu
   stream.subscriber.stop()
   stream.ledger.fill(result)
   result.figures.unacknowledged = result.published - result.acknowledged
-  if (result.lost > 0) result.figures.lostSeqs = sample(stream.ledger.missing())
+  if (result.lost > 0) {
+    result.figures.lostSeqs = sample(stream.ledger.missing())
+    Object.assign(result.figures, await ctx.fleet.sessionFigures(stream.subscriber.clientId))
+  }
   if (stream.subscriber.reconnects.length > 0) {
     result.checks.push({
       name: 'session present on every reconnect',

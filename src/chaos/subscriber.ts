@@ -33,6 +33,7 @@ export class Subscriber {
   constructor (options: SubscriberOptions) { this.#o = options }
 
   get url (): string { return this.#url }
+  get clientId (): string { return this.#o.clientId }
   get connected (): boolean { return this.#client?.connected === true }
   /** Resolves when a reconnect in progress has ended (at once when none is). */
   async reconnected (): Promise<void> { await this.#reconnecting }

@@ -76,7 +76,7 @@ async function endRace (ctx: ChaosContext, race: Race, result: RunResult, last: 
   race.ledger.fill(result)
   if (result.lost > 0) {
     result.figures.lostSeqs = sample(race.ledger.missing())
-    result.figures.sessionAtEnd = JSON.stringify(await ctx.fleet.session(race.clientId))
+    Object.assign(result.figures, await ctx.fleet.sessionFigures(race.clientId))
   }
   result.figures.unacknowledged = result.published - result.acknowledged
   const sorted = [...race.connackMs].sort((x, y) => x - y)

@@ -58,7 +58,10 @@ export async function within<T> (what: string, promise: Promise<T>, timeoutMs = 
 }
 
 /** Resolves with the arguments of the next `event` of `emitter`, or rejects after `timeoutMs`. */
-export async function nextEvent (emitter: { once: (event: string, listener: (...args: any[]) => void) => unknown, removeListener: (event: string, listener: (...args: any[]) => void) => unknown }, event: string, what: string, timeoutMs = 5000): Promise<unknown[]> {
+/** What nextEvent needs of an emitter (loosely typed: mqtt.js and aedes type their events). */
+export interface Emitter { once: (event: any, listener: any) => unknown, removeListener: (event: any, listener: any) => unknown }
+
+export async function nextEvent (emitter: Emitter, event: string, what: string, timeoutMs = 5000): Promise<unknown[]> {
   let listener: ((...args: unknown[]) => void) | undefined
   try {
     return await within(what, new Promise<unknown[]>(resolve => {

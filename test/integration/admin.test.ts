@@ -9,9 +9,13 @@ import { adminCommand } from '../../src/admin/command.js'
 import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
-import { until } from '../helpers/until.js'
+import { nextEvent, until } from '../helpers/until.js'
+import { VERSION } from '../../src/version.js'
+import type { Broker } from '../../src/broker.js'
 
 const TOKEN = 'test-admin-token-0123456789'
+/** The default cluster.leaseTtlMs. */
+const LEASE_TTL_MS = 5000
 
 function httpUrl (topo: Topology, i: number): string {
   return `http://127.0.0.1:${topo.nodes[i]?.http?.port ?? 0}`
@@ -56,15 +60,34 @@ describe('three nodes on a Redis Cluster', () => {
     for (const node of topo.nodes) {
       await until(`per-node topics of ${node.nodeId}`, () => sysValues(sys.messages).get(`$SYS/brokers/${node.nodeId}/clients/connected`) === '1', 15_000)
     }
+    const versionTopics = [`$SYS/brokers/${topo.nodes[0]?.nodeId ?? ''}/version`, '$SYS/broker/version', '$SYS/broker/uptime']
+    await until('the version and uptime topics', () => versionTopics.every(t => sysValues(sys.messages).has(t)), 15_000, { observed: () => [...sysValues(sys.messages).keys()] })
     const v = sysValues(sys.messages)
-    assert.equal(v.get(`$SYS/brokers/${topo.nodes[0]?.nodeId ?? ''}/version`), v.get('$SYS/broker/version'))
-    assert.ok(Number(v.get('$SYS/broker/uptime')) >= 0)
-    // Exactly one node publishes the totals: each round adds one message per total topic.
-    const before = sys.messages.filter(m => m.topic === '$SYS/broker/nodes/count').length
-    const perNodeBefore = sys.messages.filter(m => m.topic === `$SYS/brokers/${topo.nodes[1]?.nodeId ?? ''}/uptime`).length
-    await until('three more rounds', () => sys.messages.filter(m => m.topic === `$SYS/brokers/${topo.nodes[1]?.nodeId ?? ''}/uptime`).length >= perNodeBefore + 3, 15_000)
-    const totalsRounds = sys.messages.filter(m => m.topic === '$SYS/broker/nodes/count').length - before
-    assert.ok(totalsRounds >= 2 && totalsRounds <= 4, `one totals message per round, got ${totalsRounds} in 3 rounds`)
+    assert.equal(v.get(`$SYS/brokers/${topo.nodes[0]?.nodeId ?? ''}/version`), VERSION, 'the node\'s version')
+    assert.equal(v.get('$SYS/broker/version'), VERSION, 'the broker\'s version')
+    assert.match(v.get('$SYS/broker/uptime') ?? '', /^\d+$/, 'uptime in whole seconds')
+  })
+
+  test('$SYS/broker/… totals are published by one node only, the live member with the lowest id', async () => {
+    // A watcher on that node sees its own $SYS messages in the order it publishes them:
+    // each round its per-node topics, then the totals. Exactly one totals message between
+    // two of its rounds means no other node publishes totals (they would come in between too).
+    const leader = [...topo.nodes].sort((a, b) => (a.cluster?.memberId ?? '') < (b.cluster?.memberId ?? '') ? -1 : 1)[0]
+    const watcher = await connect(topo.urls[topo.nodes.indexOf(leader as Broker)] as string)
+    const sys = collect(watcher)
+    await watcher.subscribeAsync(['$SYS/broker/nodes/count', `$SYS/brokers/${leader?.nodeId ?? ''}/uptime`], { qos: 0 })
+    const rounds = (): string[][] => {
+      const out: string[][] = []
+      for (const m of sys.messages) {
+        if (m.topic.startsWith('$SYS/brokers/')) out.push([])
+        else out[out.length - 1]?.push(m.payload)
+      }
+      return out
+    }
+    // Three complete rounds (a round is complete once the next one begins).
+    await until('four rounds of the leader', () => rounds().length >= 4, 20_000, { observed: () => sys.messages.map(m => m.topic) })
+    assert.deepEqual(rounds().slice(0, 3).map(r => r.length), [1, 1, 1], `one totals message per round: ${JSON.stringify(rounds())}`)
+    assert.deepEqual(rounds().slice(0, 3).map(r => r[0]), ['3', '3', '3'], 'the totals count every node')
   })
 
   test('the admin API refuses requests without the token or with a wrong one (401)', async () => {
@@ -83,8 +106,10 @@ describe('three nodes on a Redis Cluster', () => {
     assert.equal(status, 200)
     assert.deepEqual(body.map((n: any) => n.memberId).sort(), topo.nodes.map(n => n.cluster?.memberId).sort())
     for (const n of body) {
-      assert.ok(n.leaseAgeMs >= 0 && n.leaseAgeMs < 5000, `lease age ${String(n.leaseAgeMs)}`)
-      assert.ok(n.leaseExpiresInMs > 0)
+      // A live lease: renewed some time ago, running out later; together the lease time.
+      assert.ok(n.leaseAgeMs >= 0, `lease age ${String(n.leaseAgeMs)}`)
+      assert.ok(n.leaseExpiresInMs > 0, `lease expires in ${String(n.leaseExpiresInMs)}`)
+      assert.equal(n.leaseAgeMs + n.leaseExpiresInMs, LEASE_TTL_MS, `lease age ${String(n.leaseAgeMs)} + expires in ${String(n.leaseExpiresInMs)}`)
       assert.equal(n.self, n.memberId === topo.nodes[2]?.cluster?.memberId)
     }
   })
@@ -107,7 +132,7 @@ describe('three nodes on a Redis Cluster', () => {
     const seen = collect(watcher)
     await watcher.subscribeAsync(willTopic, { qos: 1 })
     const victim = await connect(topo.urls[2] as string, { clientId, will: { topic: willTopic, payload: Buffer.from('will'), qos: 1, retain: false } })
-    const closed = new Promise<void>(resolve => victim.once('close', () => resolve()))
+    const closed = nextEvent(victim, 'close', 'the kicked connection to close')
     const { status, body } = await api(topo, 0, `/admin/clients/${encodeURIComponent(clientId)}/kick`, { method: 'POST' })
     assert.equal(status, 200)
     assert.equal(body.node, topo.nodes[2]?.cluster?.memberId)
@@ -157,7 +182,7 @@ describe('a standalone node without an admin token', () => {
     const v = sysValues(sys.messages)
     assert.equal(v.get('$SYS/broker/nodes/count'), '1')
     assert.equal(v.get(`$SYS/brokers/${topo.nodes[0]?.nodeId ?? ''}/clients/connected`), '2')
-    assert.ok(Number(v.get('$SYS/broker/bytes/received')) > 0)
+    assert.ok(Number(v.get('$SYS/broker/bytes/received')) > 0, `bytes received: ${String(v.get('$SYS/broker/bytes/received'))}`)
   })
 
   test('read-only admin requests are open, kick and drain are refused (403)', async () => {

@@ -37,12 +37,14 @@ import { VERSION } from './version.js'
 import { connected, disconnectWithoutWill } from './admin/drain.js'
 import { createNodeAdmin, type NodeAdmin } from './admin/node-admin.js'
 import { StatsStore } from './admin/stats.js'
+import { isSessionTakenOver } from './errors.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
 import { createKeySpace, type KeySpace } from './redis/keys.js'
 import { RedisPersistence, type ClientLike, type Packet } from './redis/persistence.js'
 import { RetainedStore } from './redis/retained.js'
 import { Scripts } from './redis/scripts.js'
 import { ClusterRouting } from './routing/cluster.js'
+import { JOURNAL_RETENTION_MS } from './routing/journal.js'
 import type { Message } from './routing/emitter.js'
 
 export type BrokerMode = 'standalone' | 'redis' | 'redis-cluster'
@@ -98,7 +100,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
         openSession: async (client) => { await redisPersistence.open(client as unknown as ClientLike, client.clean) },
         onSessionError: (client, err) => {
           // Losing a race to a newer connect elsewhere is normal; Redis failing is not.
-          const lostRace = err instanceof Error && err.message === 'session taken over'
+          const lostRace = isSessionTakenOver(err)
           sessionLog[lostRace ? 'info' : 'warn']({ clientId: client.id, err }, 'session not opened: CONNACK server unavailable')
         }
       })
@@ -370,7 +372,13 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
         journal: (memberId) => routing.journal(memberId) as AsyncIterable<{ message: Packet, clientId?: string }>,
         dropJournal: async (memberId) => await routing.dropJournal(memberId)
       },
-      settings: { queueCap: config.session.queueMax, expiryMs: config.session.expirySeconds * 1000 },
+      settings: {
+        queueCap: config.session.queueMax,
+        expiryMs: config.session.expirySeconds * 1000,
+        // A dead node's journal holds what it received in its last JOURNAL_RETENTION_MS,
+        // and what peers sent it until its lease ran out and it was reaped.
+        ackMemoryMs: JOURNAL_RETENTION_MS + 3 * config.cluster.leaseTtlMs
+      },
       log
     })
     routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))

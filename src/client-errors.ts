@@ -3,6 +3,7 @@
  * short stable reason for metrics and logs, and how loudly to log it.
  */
 import { ProtocolViolation } from './aedes/parser-guards.js'
+import { isSessionTakenOver } from './errors.js'
 
 export interface ClientProblem {
   reason: string
@@ -24,12 +25,12 @@ const RULES: ReadonlyArray<{ test: RegExp, reason: string, level: ClientProblem[
   { test: /protocol|Invalid header|Not supported|Packet too short|Cannot parse|flag|QoS|Invalid|length/i, reason: 'malformed_packet', level: 'warn' },
   { test: /ECONNRESET|EPIPE|ETIMEDOUT|write after end|connection closed/, reason: 'connection_lost', level: 'debug' },
   { test: /identifier rejected/, reason: 'identifier_rejected', level: 'info' },
-  { test: /session taken over/, reason: 'session_taken_over', level: 'info' },
   { test: /server unavailable/, reason: 'server_unavailable', level: 'warn' },
   { test: /queue limit/, reason: 'too_many_packets_before_connack', level: 'warn' }
 ]
 
 export function classifyClientError (err: Error): ClientProblem {
+  if (isSessionTakenOver(err)) return { reason: 'session_taken_over', level: 'info', droppedPublish: false }
   const message = err.message
   const cmd = err instanceof ProtocolViolation ? err.cmd : undefined
   for (const rule of RULES) {

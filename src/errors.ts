@@ -13,7 +13,9 @@ export const ERR = {
   SCRIPT_REPLY: 'ERR_SCRIPT_REPLY',
   FRAME: 'ERR_FRAME',
   BENCH: 'ERR_BENCH',
-  AUTH_FILE: 'ERR_AUTH_FILE'
+  AUTH_FILE: 'ERR_AUTH_FILE',
+  /** A newer connection (on this node or another) owns the session: an expected race. */
+  SESSION_TAKEN_OVER: 'ERR_SESSION_TAKEN_OVER'
 } as const
 
 export type ErrorCode = typeof ERR[keyof typeof ERR]
@@ -38,3 +40,12 @@ export class BrokerError extends Error {
 
 /** Exit status for configuration and usage errors (as documented in README and --help). */
 export const EXIT_CONFIG = 2
+
+/** A write for a connection whose session a newer connection holds now. */
+export function sessionTakenOver (): BrokerError {
+  return new BrokerError(ERR.SESSION_TAKEN_OVER, 'session taken over')
+}
+
+export function isSessionTakenOver (err: unknown): boolean {
+  return err instanceof BrokerError && err.code === ERR.SESSION_TAKEN_OVER
+}

@@ -48,6 +48,7 @@ export interface ClusterStats {
   routeReloads: number
   inboxResubscribes: number
   inboxPingsAnswered: number
+  routeAckTimeouts: number
   malformedFrames: number
 }
 
@@ -85,6 +86,7 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     total('slotmq_cluster_frame_errors_total', 'Frames to peers that Redis did not accept', () => cluster().frameErrors)
     total('slotmq_cluster_route_reloads_total', 'Peer route sets reloaded from Redis (gaps, joins, digest mismatches)', () => cluster().routeReloads)
     total('slotmq_cluster_inbox_resubscribes_total', 'Inbox subscriptions renewed after a lost ping', () => cluster().inboxResubscribes)
+    total('slotmq_cluster_route_ack_timeouts_total', 'Route changes a live peer did not acknowledge in time (the subscribe went on without it)', () => cluster().routeAckTimeouts)
     total('slotmq_cluster_inbox_pings_answered_total', 'Pings this node sent to its own inbox that came back', () => cluster().inboxPingsAnswered)
     total('slotmq_cluster_malformed_frames_total', 'Inbox frames dropped because they could not be decoded', () => cluster().malformedFrames)
   }

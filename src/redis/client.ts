@@ -29,8 +29,12 @@ export interface RedisConnections {
   readonly capabilities: RedisCapabilities
   /** True while the command connection is ready. */
   readonly ready: () => boolean
-  /** Publishes a frame on a channel: SPUBLISH, or PUBLISH where the server lacks it. */
-  send: (channel: string, frame: Buffer) => Promise<void>
+  /**
+   * Publishes a frame on a channel: SPUBLISH, or PUBLISH where the server lacks it (one
+   * server only). Resolves with the number of subscribers that received it: 0 means
+   * nobody listens on that inbox (its node is dead, or resubscribing).
+   */
+  send: (channel: string, frame: Buffer) => Promise<number>
   /** Subscribes the subscriber client to a channel (SSUBSCRIBE or SUBSCRIBE). */
   listen: (channel: string) => Promise<void>
   unlisten: (channel: string) => Promise<void>
@@ -129,10 +133,7 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
     sub,
     capabilities,
     ready: () => !closed && cmd.status === 'ready',
-    send: async (channel, frame) => {
-      if (sharded) await cmd.spublish(channel, frame)
-      else await cmd.publish(channel, frame)
-    },
+    send: async (channel, frame) => Number(sharded ? await cmd.spublish(channel, frame) : await cmd.publish(channel, frame)),
     listen: async (channel) => {
       if (sharded) await sub.ssubscribe(channel)
       else await sub.subscribe(channel)

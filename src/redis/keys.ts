@@ -50,6 +50,11 @@ export interface SessionKeys {
   queue: string
   /** hash p<ref> -> packet, r<ref> -> message id, m<message id> -> ref, seq */
   out: string
+  /**
+   * zset of refs the client acknowledged lately, score = when (ms, Redis TIME): a dead
+   * node's journal replayed to the session skips them. Expires by itself.
+   */
+  done: string
   /** hash message id -> inbound QoS 2 packet */
   incoming: string
   /** string: the will packet */
@@ -96,7 +101,7 @@ export function createKeySpace (prefix = ''): KeySpace {
     // <prefix>mqtt:{c:<clientId>}:s | :subs | :q | :o | :in | :will
     session: (clientId) => {
       const tag = `${base}{c:${encodeId(clientId)}}`
-      return { meta: `${tag}:s`, subs: `${tag}:subs`, queue: `${tag}:q`, out: `${tag}:o`, incoming: `${tag}:in`, will: `${tag}:will` }
+      return { meta: `${tag}:s`, subs: `${tag}:subs`, queue: `${tag}:q`, out: `${tag}:o`, done: `${tag}:d`, incoming: `${tag}:in`, will: `${tag}:will` }
     },
     // <prefix>mqtt:{s:<memberId>}
     sessionsOf: (memberId) => `${base}{s:${encodeId(memberId)}}`,

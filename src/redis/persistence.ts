@@ -21,6 +21,7 @@
 import { Readable } from 'node:stream'
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
 import { Qlobber } from 'qlobber'
+import { sessionTakenOver } from '../errors.js'
 import { filterSees, TOPIC_MATCHING } from '../topics.js'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../logger.js'
@@ -55,6 +56,12 @@ export interface SessionSettings {
   queueCap: number
   /** A parked persistent session is deleted this long after its client left. */
   expiryMs: number
+  /**
+   * How long a session remembers the messages its client acknowledged: longer than a dead
+   * node's journal can hold them (its retention plus the time to reap it), so replaying
+   * the journal to the session does not send them again.
+   */
+  ackMemoryMs: number
 }
 
 export interface SessionCounters {
@@ -127,6 +134,11 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #closing = new Set<Promise<void>>()
   /** Connections that have replayed their queue (until then, handed-over messages wait in it). */
   readonly #replayed = new WeakSet<object>()
+  /**
+   * Connections between the end of their replay and its last read: refs sent live meanwhile,
+   * which that read must not send again.
+   */
+  readonly #liveDuringLastRead = new WeakMap<object, Set<string>>()
   /** Session Present answer for the CONNACK being built, per client id. */
   readonly #present = new Map<string, boolean>()
   /** Broker ids already listed in the will-broker index. */
@@ -219,7 +231,7 @@ export class RedisPersistence extends MemoryPersistence {
     if (kick !== undefined && Number(kick) > Number(result.epoch)) {
       if (!this.#opening.has(id)) this.#kickedWhileOpening.delete(id)
       this.counters.kicked++
-      throw new Error('session taken over')
+      throw sessionTakenOver()
     }
     if (!this.#opening.has(id)) this.#kickedWhileOpening.delete(id)
     this.#connEpoch.set(client, result.epoch)
@@ -494,7 +506,22 @@ export class RedisPersistence extends MemoryPersistence {
    */
   waitsForReplay (client: ClientLike, packet: Packet): boolean {
     if (client.clean !== false || packet.brokerId === undefined || packet.brokerId === null) return false
-    return this.#connEpoch.has(client) && !this.#replayed.has(client)
+    if (!this.#connEpoch.has(client)) return false
+    if (!this.#replayed.has(client)) return true
+    this.#liveDuringLastRead.get(client)?.add(refOf(packet))
+    return false
+  }
+
+  /**
+   * Whether `client` still holds its session here: not kicked, not closed, not moved.
+   * A connection that lost it stops replaying at once (its writes would all be refused,
+   * and its reads would compete with the new owner's).
+   */
+  #holds (client: ClientRef): boolean {
+    const epoch = this.#connEpoch.get(client)
+    const owned = this.#owned.get(client.id)
+    return epoch !== undefined && owned?.epoch === epoch && owned.movedTo === undefined &&
+      this.#conns.get(client.id)?.has(client as ClientLike) === true
   }
 
   #markSent (client: object, packet: Packet): void {
@@ -590,7 +617,7 @@ export class RedisPersistence extends MemoryPersistence {
   /** A fenced write of `epoch` was refused: let the session go; the error aedes gets. */
   #takenOver (clientId: string, epoch: string): Error {
     this.#stale(clientId, epoch)
-    return new Error('session taken over')
+    return sessionTakenOver()
   }
 
   /**
@@ -735,7 +762,7 @@ export class RedisPersistence extends MemoryPersistence {
 
   override async outgoingUpdate (client: ClientRef, packet: Packet): Promise<void> {
     const epoch = this.#epochOf(client)
-    const result = await this.#scripts.session(client.id).update(epoch, refOf(packet), Number(packet.messageId), encodeStoredPacket(packet))
+    const result = await this.#scripts.session(client.id).update(epoch, refOf(packet), Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs)
     if (result === 'stale') {
       throw this.#takenOver(client.id, epoch)
     }
@@ -749,7 +776,7 @@ export class RedisPersistence extends MemoryPersistence {
     if (client.clean === true) return await super.outgoingClearMessageId(client, packet)
     const messageId = typeof packet === 'number' ? packet : packet.messageId
     if (messageId === undefined) return undefined
-    const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId)
+    const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId, this.#settings.ackMemoryMs)
     if (removed === null) return undefined
     return { ...decodeStoredPacket(removed), messageId }
   }
@@ -771,9 +798,19 @@ export class RedisPersistence extends MemoryPersistence {
     try {
       const k = this.#keys.session(id)
       let after = '-inf'
+      let lastRead = false
       for (let round = 0; ; round++) {
+        if (replaying && !this.#holds(client)) return
         const entries = await this.#redis.zrangebyscore(k.queue, after, '+inf', 'WITHSCORES')
-        if (entries.length === 0) return
+        if (entries.length === 0) {
+          if (!replaying || lastRead) return
+          // Live delivery starts now; one more read catches what was queued after the
+          // previous read and whose live copy was held back for the replay meanwhile.
+          this.#replayed.add(client)
+          this.#liveDuringLastRead.set(client, new Set())
+          lastRead = true
+          continue
+        }
         after = `(${String(entries[entries.length - 1])}`
         const refs = entries.filter((_, i) => i % 2 === 0)
         for (let i = 0; i < refs.length; i += STREAM_BATCH) {
@@ -787,6 +824,8 @@ export class RedisPersistence extends MemoryPersistence {
             // this connection was sent live (it has a packet identifier by then).
             if (round > 0 && messageId !== null && messageId !== undefined) continue
             const packet = decodeStoredPacket(stored)
+            if (replaying && !this.#holds(client)) return
+            if (lastRead && this.#liveDuringLastRead.get(client)?.has(refOf(packet)) === true) continue
             if (replaying) this.#markSent(client, packet)
             if (messageId !== null && messageId !== undefined) {
               // Sent before with this identifier: to a connection, a re-delivery [MQTT-3.3.1-1].
@@ -800,6 +839,7 @@ export class RedisPersistence extends MemoryPersistence {
       }
     } finally {
       if (replaying) this.#replayed.add(client)
+      this.#liveDuringLastRead.delete(client)
     }
   }
 

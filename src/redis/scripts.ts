@@ -28,10 +28,10 @@ export const SCRIPTS = {
   sessionClose: { file: 'session-close.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['epoch', 'expiryMs'] },
   sessionSubs: { file: 'session-subs.lua', keys: ['meta', 'subs'], argv: ['epoch', 'op', 'items'], variadic: true },
   sessionPut: { file: 'session-put.lua', keys: ['meta', 'target'], argv: ['epoch', 'op', 'field', 'value'] },
-  outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'cap', 'ref', 'packet'] },
-  outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'ref', 'messageId', 'packet'] },
+  outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'cap', 'ref', 'packet'] },
+  outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'ref', 'messageId', 'packet', 'doneMs'] },
   sessionReap: { file: 'session-reap.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['deadOwner', 'adopter', 'expiryMs'] },
-  outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out'], argv: ['epoch', 'messageId'] }
+  outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'messageId', 'doneMs'] }
 } as const satisfies Record<string, ScriptSpec>
 
 export type ScriptName = keyof typeof SCRIPTS
@@ -67,9 +67,12 @@ export class Scripts {
     return await call.call(this.#redis, ...keys, ...argv)
   }
 
-  /** Appends `frame` to `memberId`'s journal and sends it to its inbox, in one step. */
-  async journalPublish (memberId: string, frame: Buffer, maxLength: number, sharded: boolean): Promise<void> {
-    await this.#run('journalPublish', [this.#keys.journal(memberId)], [this.#keys.inbox(memberId), frame, maxLength, sharded ? '1' : '0'])
+  /**
+   * Appends `frame` to `memberId`'s journal and sends it to its inbox, in one step.
+   * Returns the number of subscribers that received it.
+   */
+  async journalPublish (memberId: string, frame: Buffer, maxLength: number, sharded: boolean): Promise<number> {
+    return Number(await this.#run('journalPublish', [this.#keys.journal(memberId)], [this.#keys.inbox(memberId), frame, maxLength, sharded ? '1' : '0']))
   }
 
   /**
@@ -185,23 +188,23 @@ export class SessionScripts {
 
   async enqueue (epoch: string, cap: number, ref: string, packet: Buffer): Promise<EnqueueResult> {
     const k = this.#k
-    const [status, dropped, owner] = expectArray(await this.#run('outgoingEnqueue', [k.meta, k.queue, k.out], [epoch, cap, ref, packet]), 'outgoingEnqueue', 3)
+    const [status, dropped, owner] = expectArray(await this.#run('outgoingEnqueue', [k.meta, k.queue, k.out, k.done], [epoch, cap, ref, packet]), 'outgoingEnqueue', 3)
     if (status === 1) return { status: 'queued', dropped: Number(dropped) }
     if (status === 2) return { status: 'duplicate' }
     return { status: 'stale', owner: String(owner) }
   }
 
   /** Returns 'applied', 'missing' or 'stale'. */
-  async update (epoch: string, ref: string, messageId: number, packet: Buffer): Promise<'applied' | 'missing' | 'stale'> {
+  async update (epoch: string, ref: string, messageId: number, packet: Buffer, doneMs: number): Promise<'applied' | 'missing' | 'stale'> {
     const k = this.#k
-    const reply = await this.#run('outgoingUpdate', [k.meta, k.queue, k.out], [epoch, ref, messageId, packet])
+    const reply = await this.#run('outgoingUpdate', [k.meta, k.queue, k.out, k.done], [epoch, ref, messageId, packet, doneMs])
     return reply === 1 ? 'applied' : reply === -1 ? 'missing' : 'stale'
   }
 
-  /** The removed packet, or null. */
-  async clear (epoch: string, messageId: number): Promise<Buffer | null> {
+  /** The removed packet, or null; its ref is remembered as acknowledged for `doneMs`. */
+  async clear (epoch: string, messageId: number, doneMs: number): Promise<Buffer | null> {
     const k = this.#k
-    const reply = await this.#run('outgoingClear', [k.meta, k.queue, k.out], [epoch, messageId], true)
+    const reply = await this.#run('outgoingClear', [k.meta, k.queue, k.out, k.done], [epoch, messageId, doneMs], true)
     return Buffer.isBuffer(reply) ? reply : null
   }
 }

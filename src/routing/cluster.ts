@@ -135,7 +135,7 @@ export class ClusterRouting {
       sender: () => this.#memberId,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
-      sendJournaled: async (m, frame) => { await this.#journal.appendAndSend(m, frame) },
+      sendJournaled: async (m, frame) => await this.#journal.appendAndSend(m, frame),
       onError: (memberId, records, err) => {
         this.counts.frameErrors++
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
@@ -190,7 +190,12 @@ export class ClusterRouting {
       },
       announce: (seq, changes) => {
         const peers = new Set(this.#peers)
-        for (const p of peers) this.#outbox.add(p, w => w.routes(seq, changes))
+        for (const p of peers) {
+          // Nobody listens on that inbox: the peer died and its lease has not run out yet
+          // (or it is renewing its subscription, and reloads our routes after the gap).
+          // It publishes nothing meanwhile: a SUBACK or CONNACK does not wait for it.
+          this.#outbox.add(p, w => w.routes(seq, changes), (err, receivers) => { if (err === undefined && receivers === 0) this.#local.acked(p, seq) })
+        }
         return peers
       },
       log: this.#log,
@@ -316,6 +321,7 @@ export class ClusterRouting {
       routeReloads: this.#sync.reloads,
       inboxResubscribes: this.#inbox.resubscribes,
       inboxPingsAnswered: this.#inbox.pingsAnswered,
+      routeAckTimeouts: this.#local.ackTimeouts,
       malformedFrames: this.#inbox.malformed
     }
   }

@@ -62,8 +62,8 @@ export class Journal {
 
   /** Appends a frame sent to `memberId` (the sender calls this with the SPUBLISH). */
   /** Appends a frame to `memberId`'s journal and sends it to its inbox (one command). */
-  async appendAndSend (memberId: string, frame: Buffer): Promise<void> {
-    await this.#deps.scripts.journalPublish(memberId, frame, JOURNAL_MAX, this.#deps.redis.capabilities.sharded)
+  async appendAndSend (memberId: string, frame: Buffer): Promise<number> {
+    return await this.#deps.scripts.journalPublish(memberId, frame, JOURNAL_MAX, this.#deps.redis.capabilities.sharded)
   }
 
   /** Drops what was received longer ago than the retention (queued long since). */

@@ -38,6 +38,8 @@ export class LocalRoutes {
   #flushing = false
   #scheduled = false
   #closed = false
+  /** Deltas some peer did not acknowledge within the timeout (the subscribe went on without it). */
+  ackTimeouts = 0
 
   constructor (deps: LocalRoutesDeps) {
     this.#deps = deps
@@ -156,6 +158,7 @@ export class LocalRoutes {
     await new Promise<void>(resolve => {
       const timer = setTimeout(() => {
         if (this.#acks.delete(seq)) {
+          this.ackTimeouts++
           this.#deps.log.debug({ seq, missing: [...peers] }, 'route delta not acknowledged by every peer in time')
         }
         resolve()

@@ -12,20 +12,26 @@ export interface OutboxDeps {
   sender: () => string
   /** Inbox channel of a member. */
   inbox: (memberId: string) => string
-  /** Sends one frame to one channel. */
-  send: (channel: string, frame: Buffer) => Promise<void>
+  /** Sends one frame to one channel; resolves with the number of subscribers that received it. */
+  send: (channel: string, frame: Buffer) => Promise<number>
   /**
    * Sends a frame that carries QoS 1/2 messages and appends it to the member's journal,
    * in one step; without it such frames go through `send` and are not journaled.
    */
-  sendJournaled?: (memberId: string, frame: Buffer) => Promise<void>
+  sendJournaled?: (memberId: string, frame: Buffer) => Promise<number>
   /** Called when a frame could not be sent (publishes in it are lost for QoS 0). */
   onError: (memberId: string, records: number, err: Error) => void
 }
 
+/**
+ * Called once Redis accepted the frame (`receivers`: how many subscribers got it; 0 means
+ * nobody listens on that inbox) or with the error when it could not be sent.
+ */
+export type Settle = (err?: Error, receivers?: number) => void
+
 interface Pending {
   writer: FrameWriter
-  settle: Array<(err?: Error) => void>
+  settle: Settle[]
 }
 
 /** A frame is sent early when it grows past this size, to bound memory and latency. */
@@ -53,7 +59,7 @@ export class Outbox {
    * Adds records for `memberId` to this tick's frame; `settle` is called when Redis has
    * accepted the frame (or with the error when it could not be sent).
    */
-  add (memberId: string, write: (w: FrameWriter) => void, settle?: (err?: Error) => void): void {
+  add (memberId: string, write: (w: FrameWriter) => void, settle?: Settle): void {
     let p = this.#pending.get(memberId)
     if (p === undefined) {
       const seq = ((this.#seq.get(memberId) ?? 0) + 1) >>> 0
@@ -93,9 +99,9 @@ export class Outbox {
     this.#unsettledBytes += frame.length
     const journaled = p.writer.durable ? this.#deps.sendJournaled : undefined
     const sent = journaled !== undefined ? journaled(memberId, frame) : this.#deps.send(this.#deps.inbox(memberId), frame)
-    sent.then(() => {
+    sent.then((receivers) => {
       this.#unsettledBytes -= frame.length
-      for (const settle of p.settle) settle()
+      for (const settle of p.settle) settle(undefined, receivers)
     }, (err: Error) => {
       this.#unsettledBytes -= frame.length
       this.#deps.onError(memberId, p.writer.records, err)

@@ -47,7 +47,7 @@ function persistenceOn (which: 'cluster' | 'single'): () => Promise<RedisPersist
       scripts,
       retained: new RetainedStore(conn.cmd, keys, scripts),
       links: { memberId: () => 'contract', hold: async () => {}, release: () => {}, kick: () => {}, forward: () => {}, adopt: () => {}, journal: async function * () {}, dropJournal: async () => {} },
-      settings: { queueCap: 1000, expiryMs: 60_000 }
+      settings: { queueCap: 1000, expiryMs: 60_000, ackMemoryMs: 60_000 }
     })
   }
 }

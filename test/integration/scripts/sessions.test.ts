@@ -1,6 +1,7 @@
 /** session-open, session-close, session-subs, session-put and outgoing-*.lua: ownership and fencing. */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { until } from '../../helpers/until.js'
 import { scriptsOn, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
 
 let redis: TestRedis
@@ -43,10 +44,10 @@ test('a writer with a stale epoch changes nothing and is told so', async (t) => 
   // The current epoch writes.
   assert.equal(await s.subs(current.epoch, 'add', ['a/#', '{"qos":1}']), true)
   assert.deepEqual(await s.enqueue(current.epoch, 10, 'b:1', packet(1)), { status: 'queued', dropped: 0 })
-  assert.equal(await s.update(old.epoch, 'b:1', 5, packet(1)), 'stale')
-  assert.equal(await s.clear(old.epoch, 5), null)
-  assert.equal(await s.update(current.epoch, 'b:1', 5, packet(1)), 'applied')
-  assert.deepEqual(await s.clear(current.epoch, 5), packet(1))
+  assert.equal(await s.update(old.epoch, 'b:1', 5, packet(1), 60_000), 'stale')
+  assert.equal(await s.clear(old.epoch, 5, 60_000), null)
+  assert.equal(await s.update(current.epoch, 'b:1', 5, packet(1), 60_000), 'applied')
+  assert.deepEqual(await s.clear(current.epoch, 5, 60_000), packet(1))
 })
 
 test('a message is queued once per ref, and a full queue drops its oldest entries', async (t) => {
@@ -56,7 +57,7 @@ test('a message is queued once per ref, and a full queue drops its oldest entrie
   const { epoch } = await s.open('node-a', false, true)
   for (let i = 1; i <= 3; i++) assert.deepEqual(await s.enqueue(epoch, 3, `b:${i}`, packet(i)), { status: 'queued', dropped: 0 })
   assert.deepEqual(await s.enqueue(epoch, 3, 'b:2', packet(2)), { status: 'duplicate' })
-  assert.equal(await s.update(epoch, 'b:1', 11, packet(1)), 'applied')
+  assert.equal(await s.update(epoch, 'b:1', 11, packet(1), 60_000), 'applied')
   assert.deepEqual(await s.enqueue(epoch, 3, 'b:4', packet(4)), { status: 'queued', dropped: 1 })
   const k = keys.session('capped')
   assert.deepEqual(await r.zrange(k.queue, '0', '-1'), ['b:2', 'b:3', 'b:4'])
@@ -88,4 +89,35 @@ test('a closed persistent session is parked with its expiry and loses its will; 
   assert.equal(await c.close(opened.epoch, 60_000), 'deleted')
   const kc = keys.session('clean')
   assert.equal(await r.exists(kc.meta, kc.will), 0)
+})
+
+test('an acknowledged message is remembered for a while: queueing it again (a dead node\'s journal replayed) does nothing', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('acknowledged')
+  const { epoch } = await s.open('node-a', false, true)
+  assert.deepEqual(await s.enqueue(epoch, 10, 'b:1', packet(1)), { status: 'queued', dropped: 0 })
+  assert.equal(await s.update(epoch, 'b:1', 3, packet(1), 60_000), 'applied')
+  assert.deepEqual(await s.clear(epoch, 3, 60_000), packet(1))
+  assert.deepEqual(await s.enqueue(epoch, 10, 'b:1', packet(1)), { status: 'duplicate' }, 'an acknowledged message was queued again')
+  assert.equal(await r.zcard(keys.session('acknowledged').queue), 0)
+  const ttl = await r.pttl(keys.session('acknowledged').done)
+  assert.ok(ttl > 0 && ttl <= 60_000, `the memory of acknowledged messages expires by itself (pttl ${ttl})`)
+  // QoS 2: the message is remembered once PUBREC replaced it by a PUBREL.
+  assert.deepEqual(await s.enqueue(epoch, 10, 'b:2', packet(2)), { status: 'queued', dropped: 0 })
+  assert.equal(await s.update(epoch, 'b:2', 4, packet(2), 60_000), 'applied')
+  assert.equal(await s.update(epoch, '~4', 4, packet(9), 60_000), 'applied')
+  assert.deepEqual(await s.enqueue(epoch, 10, 'b:2', packet(2)), { status: 'duplicate' }, 'a message whose PUBREC arrived was queued again')
+})
+
+test('acknowledged messages are forgotten after the memory time', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('forgotten')
+  const { epoch } = await s.open('node-a', false, true)
+  await s.enqueue(epoch, 10, 'b:1', packet(1))
+  await s.update(epoch, 'b:1', 3, packet(1), 50)
+  await s.clear(epoch, 3, 50)
+  await until('the acknowledged ref is forgotten', async () => await r.exists(keys.session('forgotten').done) === 0, 5000)
+  assert.deepEqual(await s.enqueue(epoch, 10, 'b:1', packet(1)), { status: 'queued', dropped: 0 })
 })

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import { runChaos, type ChaosReport } from '../../src/chaos/runner.js'
 import type { RunResult } from '../../src/chaos/types.js'
-import { ENTRY } from '../helpers/process.js'
+import { SCENARIOS as ALL } from '../../src/chaos/scenarios/index.js'
+import { ENTRY, runSlotmq } from '../helpers/process.js'
 
 const SCENARIOS = ['pub-node-kill-burst', 'sub-node-kill', 'lease-primary-kill', 'takeover-race-50']
 
@@ -18,6 +19,24 @@ function describeRun (r: RunResult): string {
   const figures = Object.entries(r.figures).map(([k, v]) => `${k}=${v}`).join(' ')
   return `${r.scenario} #${r.run}: published ${r.published}, acked ${r.acknowledged}, delivered ${r.delivered}, lost ${r.lost}, dup ${r.duplicated}, ooo ${r.outOfOrder}; ${figures}`
 }
+
+describe('slotmq chaos command line', () => {
+  test('--help lists every scenario and option; a bad option or scenario exits 2 and says why', async () => {
+    const help = await runSlotmq(['chaos', '--help'])
+    assert.equal(help.code, 0, help.stderr)
+    for (const s of ALL) assert.match(help.stdout, new RegExp(`^  ${s.name} `, 'm'), `--help lists ${s.name}`)
+    for (const o of ['--scenarios', '--runs', '--rate', '--lease-ttl-ms', '--redis', '--json']) assert.ok(help.stdout.includes(o), `--help lists ${o}`)
+    const bad = await runSlotmq(['chaos', '--runs', '0'])
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--runs must be an integer >= 1, got '0'/)
+    const unknown = await runSlotmq(['chaos', '--scenarios', 'pub-node-kill-burst,nope'])
+    assert.equal(unknown.code, 2, unknown.stderr)
+    assert.match(unknown.stderr, /unknown scenario 'nope'/)
+    const option = await runSlotmq(['chaos', '--frobnicate'])
+    assert.equal(option.code, 2, option.stderr)
+    assert.match(option.stderr, /Unknown option '--frobnicate'[\s\S]*slotmq chaos --help/)
+  })
+})
 
 describe('slotmq chaos (CI subset)', { timeout: 240_000 }, () => {
   let report: ChaosReport

@@ -43,7 +43,7 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.equal(summary.metrics.mqtt_e2e_latency?.type, 'trend')
     assert.ok((summary.metrics.mqtt_e2e_latency?.values['p(99)'] ?? -1) > 0)
     assert.equal(summary.metrics.mqtt_ack_latency?.values['p(95)'] !== undefined, true)
-    assert.ok(summary.state.testRunDurationMs >= 900)
+    assert.ok(Number.isInteger(summary.state.testRunDurationMs) && summary.state.testRunDurationMs > 0, `k6 summary state: ${JSON.stringify(summary.state)}`)
   })
 
   for (const scenario of ['p2p', 'fanout', 'fanin'] as const) {
@@ -52,8 +52,8 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
       assert.equal(r.sent, 500)
       assert.equal(r.expected, scenario === 'fanout' ? 2500 : 500)
       assert.deepEqual({ received: r.received, lost: r.lost, duplicated: r.duplicated, outOfOrder: r.outOfOrder }, { received: r.expected, lost: 0, duplicated: 0, outOfOrder: 0 })
-      assert.ok((r.latency?.count ?? 0) === r.received)
-      assert.ok(r.timeline.length >= 1)
+      assert.equal(r.latency?.count, r.received, 'one latency sample per message received')
+      assert.ok(r.timeline.length >= 1, `timeline: ${JSON.stringify(r.timeline)}`)
     })
   }
 
@@ -72,17 +72,18 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.equal(r.timings.suback_to_first_delivery?.count, 10)
   })
 
-  test('takeover reports CONNACK times and closes the older connection', async () => {
+  test('takeover reports CONNACK times, Session Present every time, none of the queued messages lost, and closes the older connection', async () => {
     const r = await runScenario('takeover', { ...options, clients: 3 })
     assert.equal(r.timings.connack_moved?.count, 3)
     assert.equal(r.timings.old_connection_closed?.count, 3)
-    assert.equal(r.facts.old_connection_not_closed, 0)
+    assert.deepEqual({ iterations: r.facts.iterations, sessionPresent: r.facts.session_present, lost: r.facts.lost, notClosed: r.facts.old_connection_not_closed },
+      { iterations: 3, sessionPresent: 3, lost: 0, notClosed: 0 })
   })
 
   test('conn opens every connection and reports the connect rate', async () => {
     const r = await runScenario('conn' as ScenarioName, { ...options, clients: 60 })
     assert.deepEqual({ connections: r.facts.connections, failures: r.facts.failures }, { connections: 60, failures: 0 })
-    assert.ok(Number(r.facts.connects_per_s) > 0)
+    assert.ok(Number(r.facts.connects_per_s) > 0, `the connect rate is reported: ${String(r.facts.connects_per_s)}`)
   })
 
   test('sessions parks persistent sessions and reports their Redis memory per session', async () => {

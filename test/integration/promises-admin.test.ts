@@ -77,9 +77,9 @@ describe('/ready', () => {
   test('answers 503 naming the redis check while Redis is unreachable, and 200 once it is back', async (t) => {
     const single = await startRedisServer()
     const port = single.nodes[0]?.port ?? 0
-    let restarted: ReturnType<typeof spawn> | undefined
+    const restarted: { child?: ReturnType<typeof spawn> } = {}
     t.after(async () => {
-      restarted?.kill('SIGKILL')
+      restarted.child?.kill('SIGKILL')
       await single.stop()
     })
     const node = await startNodes(1, { redis: `127.0.0.1:${port}`, 'redis-prefix': uniquePrefix() })
@@ -96,7 +96,7 @@ describe('/ready', () => {
     assert.equal(seen?.body.status, 'not ready')
     assert.equal((await fetch(base + '/health')).status, 200, '/health still answers 200')
 
-    restarted = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    restarted.child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
     await until('Redis answers again on its port', async () => await withRedis(port, async r => await r.ping() === 'PONG').catch(() => false), 10_000, { intervalMs: 100 })
     await until('/ready answers 200 again', async () => {
       seen = await call(base, '/ready')

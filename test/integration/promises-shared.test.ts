@@ -1,0 +1,84 @@
+/**
+ * README "Shared subscriptions": a member whose connection closes (DISCONNECT, a network
+ * error, a keep-alive timeout, a takeover) with QoS 1 messages it had not acknowledged
+ * has them given to another member of the group, on any node. The network error (socket
+ * destroyed) is in shared-subscriptions.test.ts; here the other three ways a member
+ * leaves, on three nodes of the real Redis Cluster, the leaving member on another node
+ * than the members that stay.
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { closeAll, connect, connectLater, connectPacket, rawConnect, unique, type RawClient } from '../helpers/mqtt.js'
+import { startNodes, type Topology } from '../helpers/nodes.js'
+import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { duplicates, member, payloads, publishAll, type Member } from '../helpers/shared-subs.js'
+import { until } from '../helpers/until.js'
+
+let redis: TestRedis
+let topo: Topology
+
+before(async () => {
+  redis = await useRedisCluster()
+  topo = await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() })
+})
+after(async () => {
+  await closeAll()
+  await topo.close()
+  await redis.stop()
+})
+
+/**
+ * Two acknowledging members on nodes 0 and 1 and one member on node 2 that never
+ * acknowledges; 300 QoS 1 messages from node 0. Resolves once the silent member holds
+ * unacknowledged messages, with what the test needs to make it leave and to check.
+ */
+async function groupWithSilentMember (tag: string, connectOpts: Record<string, unknown> = {}): Promise<{ members: Member[], silent: RawClient, clientId: string, sent: string[] }> {
+  const topic = unique(`shared/${tag}`)
+  const filter = `$share/workers/${topic}`
+  const members = [await member(topo.urls[0] ?? '', filter), await member(topo.urls[1] ?? '', filter)]
+  const clientId = unique(`silent-${tag}`)
+  const silent = await rawConnect(topo.urls[2] ?? '')
+  silent.send(connectPacket(clientId, connectOpts))
+  await silent.next('connack')
+  silent.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] })
+  const suback = await silent.next('suback') as unknown as { granted: number[] }
+  assert.deepEqual(suback.granted, [1])
+  const publisher = await connect(topo.urls[0] ?? '')
+  const sent = payloads(tag, 300)
+  await publishAll(publisher, topic, sent, 20)
+  await until('the silent member holds unacknowledged messages', () => silent.packets.some(p => p.cmd === 'publish'), 10_000)
+  return { members, silent, clientId, sent }
+}
+
+async function everyMessageReachedTheOthers (members: Member[], sent: string[], silent: RawClient): Promise<void> {
+  const held = silent.packets.filter(p => p.cmd === 'publish').length
+  await until(`every message reached the other members (the silent one held ${held})`, () => new Set(members.flatMap(m => m.payloads)).size === sent.length, 20_000)
+    .catch(() => assert.fail(`the other members got ${new Set(members.flatMap(m => m.payloads)).size} of ${sent.length} (the silent one held ${held})`))
+  assert.deepEqual(new Set(members.flatMap(m => m.payloads)), new Set(sent))
+  assert.deepEqual(duplicates(members), [])
+}
+
+describe('a shared subscription member leaving with messages unacknowledged', { timeout: 60_000 }, () => {
+  test('[MQTT-4.8.2] on DISCONNECT: the other members get every message it had not acknowledged', async () => {
+    const { members, silent, sent } = await groupWithSilentMember('disconnect')
+    silent.send({ cmd: 'disconnect' })
+    await silent.closedByBroker(10_000)
+    await everyMessageReachedTheOthers(members, sent, silent)
+  })
+
+  test('[MQTT-3.1.2-24] on a keep-alive timeout: the other members get every message it had not acknowledged', async () => {
+    // keepalive 1 s: the node closes the silent member 1.5 s after its last packet.
+    const { members, silent, sent } = await groupWithSilentMember('keepalive', { keepalive: 1 })
+    await silent.closedByBroker(10_000)
+    await everyMessageReachedTheOthers(members, sent, silent)
+  })
+
+  test('[MQTT-3.1.4-2] on a takeover from another node: the other members get every message it had not acknowledged', async () => {
+    const { members, silent, clientId, sent } = await groupWithSilentMember('takeover')
+    const successor = connectLater(topo.urls[0] ?? '', { clientId, clean: true })
+    await successor.connected()
+    await silent.closedByBroker(10_000)
+    await everyMessageReachedTheOthers(members, sent, silent)
+    assert.equal(successor.client.connected, true, 'the new connection stays')
+  })
+})

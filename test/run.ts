@@ -14,7 +14,9 @@ if (!['unit', 'integration', 'failover', 'chaos', 'all'].includes(which)) {
   process.exit(2)
 }
 const groups = which === 'all' ? ['unit', 'integration', 'failover', 'chaos'] : [which]
-const files = groups.flatMap(group => testFiles(`test/${group}`))
+/** Groups that may hold no test file (none today); any other group without one is an error. */
+const EMPTY_BY_DESIGN = new Set<string>()
+const files = groups.flatMap(group => testFiles(group))
 const needsCluster = groups.includes('integration')
 const needsRedis = needsCluster || groups.includes('failover') || groups.includes('chaos')
 
@@ -42,13 +44,20 @@ const code = await new Promise<number>(resolve => child.once('exit', (c, s) => r
 await cluster?.stop()
 process.exit(code)
 
-function testFiles (dir: string): string[] {
+/** The group's test files; a missing or unreadable directory, or an empty one, ends the run. */
+function testFiles (group: string): string[] {
+  const dir = `test/${group}`
+  let entries: string[]
   try {
-    return (readdirSync(dir, { recursive: true }) as string[])
-      .filter(f => f.endsWith('.test.ts'))
-      .map(f => `${dir}/${f}`)
-      .sort()
-  } catch {
-    return []
+    entries = readdirSync(dir, { recursive: true }) as string[]
+  } catch (err) {
+    process.stderr.write(`test/run.ts: cannot read the ${group} tests in ${dir}: ${(err as Error).message}\n`)
+    process.exit(1)
   }
+  const found = entries.filter(f => f.endsWith('.test.ts')).map(f => `${dir}/${f}`).sort()
+  if (found.length === 0 && !EMPTY_BY_DESIGN.has(group)) {
+    process.stderr.write(`test/run.ts: no *.test.ts file in ${dir}\n`)
+    process.exit(1)
+  }
+  return found
 }

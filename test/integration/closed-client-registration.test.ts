@@ -11,6 +11,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import type { Client } from 'aedes'
 import { closeAll, connect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
+import { within } from '../helpers/until.js'
 
 let topo: Topology
 let server: Server
@@ -18,7 +19,7 @@ before(async () => {
   topo = await startNodes(1)
   server = createServer()
   server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
+  await within('the server to listen', once(server, 'listening'))
 })
 after(async () => {
   await closeAll()
@@ -32,7 +33,7 @@ async function aedesClient (): Promise<Client> {
   const accepted = once(server, 'connection') as Promise<[Socket]>
   const socket = netConnect(port, '127.0.0.1')
   socket.on('error', () => {})
-  const [conn] = await accepted
+  const [conn] = await within('the server to accept the connection', accepted)
   return topo.nodes[0]?.aedes.handle(conn) as Client
 }
 
@@ -47,7 +48,7 @@ test('[MQTT-3.1.4-2] a client whose connection closed before aedes registered it
   // the connection closes (reset, or a malformed packet) before registerClient runs.
   const dead = await aedesClient()
   ;(dead as { id: string }).id = clientId
-  await new Promise<void>(resolve => dead.close(() => resolve()))
+  await within('aedes to close the client', new Promise<void>(resolve => dead.close(() => resolve())))
   ;(aedes as unknown as { registerClient: (c: Client) => void }).registerClient(dead)
 
   assert.equal(aedes.connectedClients, before)

@@ -11,6 +11,7 @@ import mqttPacket from 'mqtt-packet'
 import { closeAll, collect, connect, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { steadyTraffic, type SteadyTraffic } from '../helpers/steady-traffic.js'
+import { nextEvent } from '../helpers/until.js'
 
 const MAX_PACKET_SIZE = 4096
 
@@ -47,7 +48,7 @@ describe('packets over mqtt.maxPacketSize', { timeout: 60_000 }, () => {
 
   test('an oversized PUBLISH over WebSocket closes that WebSocket connection', async () => {
     const ws = await connect(topo.wsUrls[0] ?? '', { clientId: unique('ws-big') })
-    const closed = new Promise<void>(resolve => ws.once('close', () => resolve()))
+    const closed = nextEvent(ws, 'close', 'the WebSocket connection to close')
     ws.publish('big/ws', Buffer.alloc(MAX_PACKET_SIZE * 2), { qos: 0 })
     await closed
   })

@@ -5,13 +5,14 @@ import { createAuth, CONNACK_BAD_CREDENTIALS, CONNACK_NOT_AUTHORIZED } from '../
 import { readAuthFile } from '../../src/auth/auth-file.js'
 import { hashPassword } from '../../src/auth/password.js'
 import { createLogger } from '../../src/logger.js'
+import { within } from '../helpers/until.js'
 
 const log = createLogger({ level: 'silent', nodeId: 'unit' })
 /** What the authenticator reads of an aedes client: its id, and the will from CONNECT. */
 const client = (id: string, willTopic?: string): Client => ({ id, _will: willTopic === undefined ? null : { topic: willTopic } }) as unknown as Client
 
 async function subscribeResult (auth: Awaited<ReturnType<typeof createAuth>>, c: Client, topic: string): Promise<unknown> {
-  return await new Promise(resolve => auth.authorizeSubscribe(c, { topic, qos: 0 }, (_err, sub) => resolve(sub)))
+  return await within(`authorizeSubscribe(${topic}) to call back`, new Promise(resolve => auth.authorizeSubscribe(c, { topic, qos: 0 }, (_err, sub) => resolve(sub))), 2000)
 }
 
 test('a client certificate\'s name stands for the user name: no password needed, its rules apply', async () => {

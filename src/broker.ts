@@ -185,7 +185,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       const deliverQoS = client.deliverQoS
       client.deliverQoS = (packet, cb) => {
         if (packet.qos > 0 && !sharedMembers.isSharedDelivery(client, packet) &&
-          (redisPersistence.alreadySent(client, packet) || redisPersistence.waitsForReplay(client as unknown as ClientLike, packet))) return cb()
+          !redisPersistence.admit(client as unknown as ClientLike, packet)) return cb()
         deliverQoS(packet, cb)
       }
       stream.once('close', () => {

@@ -139,6 +139,8 @@ export class RedisPersistence extends MemoryPersistence {
    * which that read must not send again.
    */
   readonly #liveDuringLastRead = new WeakMap<object, Set<string>>()
+  /** Messages handed over for one session and given to its connection (see `admit`). */
+  readonly #handedOver = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
   readonly #present = new Map<string, boolean>()
   /** Broker ids already listed in the will-broker index. */
@@ -465,8 +467,8 @@ export class RedisPersistence extends MemoryPersistence {
     if (!queued) return
     const client = this.#connected(clientId)
     if (client?.deliverQoS !== undefined && this.#replayed.has(client)) {
+      this.#handedOver.add(packet)
       client.deliverQoS(packet, noop)
-      this.#markSent(client, packet)
     }
   }
 
@@ -489,27 +491,27 @@ export class RedisPersistence extends MemoryPersistence {
   }
 
   /**
-   * Whether a QoS 1/2 message routed live to this connection was already sent to it from
-   * the queue or by the previous owner's hand-over: while a session moves, one message can
-   * arrive by more than one of these ways, and is sent once. (Live copies are not
-   * remembered: overlapping subscriptions still get one copy each.)
+   * Called by the connection's delivery function for each QoS 1/2 message about to be
+   * written to it (after the in-flight window let it through); false holds it back:
+   * - it was already sent to this connection from the queue or by the previous owner's
+   *   hand-over (while a session moves, one message can arrive by more than one of these
+   *   ways, and is sent once; live copies are not remembered, so overlapping
+   *   subscriptions still get one copy each);
+   * - the connection's queue replay has not ended: the message is queued already, and the
+   *   replay sends it in its place, so messages queued earlier are not overtaken
+   *   (ordered topics, [MQTT-4.6.0-6]).
+   * A message handed over (`deliverDirect`) is remembered as sent here, when it really
+   * goes out: a window that held it must not find it "already sent" when it lets it go.
    */
-  alreadySent (client: object, packet: Packet): boolean {
-    if (packet.brokerId === undefined || packet.brokerId === null) return false
-    return this.#sent.get(client)?.has(refOf(packet)) === true
-  }
-
-  /**
-   * Whether a QoS 1/2 message routed live to a persistent session's connection must wait
-   * for the queue replay: it is queued already, and the replay sends it in its place, so
-   * messages queued earlier are not overtaken (ordered topics, [MQTT-4.6.0-6]).
-   */
-  waitsForReplay (client: ClientLike, packet: Packet): boolean {
-    if (client.clean !== false || packet.brokerId === undefined || packet.brokerId === null) return false
-    if (!this.#connEpoch.has(client)) return false
-    if (!this.#replayed.has(client)) return true
-    this.#liveDuringLastRead.get(client)?.add(refOf(packet))
-    return false
+  admit (client: ClientLike, packet: Packet): boolean {
+    if (packet.brokerId === undefined || packet.brokerId === null) return true
+    if (this.#sent.get(client)?.has(refOf(packet)) === true) return false
+    if (client.clean === false && this.#connEpoch.has(client)) {
+      if (!this.#replayed.has(client)) return false
+      this.#liveDuringLastRead.get(client)?.add(refOf(packet))
+    }
+    if (this.#handedOver.has(packet)) this.#markSent(client, packet)
+    return true
   }
 
   /**

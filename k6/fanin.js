@@ -3,7 +3,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=20 -e RATE=50 k6/fanin.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { oncePerVu, publishStream, settings, Streams } from './lib/common.js'
+import { oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -27,7 +27,7 @@ export default function () {
 }
 
 function subscribeAll () {
-  const streams = new Streams()
+  const streams = new Streams(streamTopics(base), settings.messages)
   const sub = new Client({ clientId: `k6-fanin-s-${Date.now()}` })
   sub.on('message', (topic, payload) => {
     const m = streams.receive(topic, payload)

@@ -6,7 +6,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=10 -e RATE=100 -e MEMBERS=3 k6/sharedsub.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { oncePerVu, publishStream, settings, Streams } from './lib/common.js'
+import { oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -36,7 +36,7 @@ export default function () {
 
 /** The group's members, tracked together: a message any two members got is a duplicate. */
 function runGroup () {
-  const streams = new Streams()
+  const streams = new Streams(streamTopics(base), settings.messages)
   const counts = []
   for (let i = 0; i < members; i++) {
     counts.push(0)

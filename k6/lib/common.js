@@ -14,6 +14,9 @@ export const settings = {
   rate: Number(__ENV.RATE || 100),
   count: Number(__ENV.COUNT || 1000)
 }
+// Messages each publishStream sends (sequence numbers 1 .. messages): RATE per second for
+// DURATION. Receivers in other VUs count loss against this known range.
+settings.messages = Math.max(1, Math.round(settings.rate * settings.durationMs / 1000))
 
 export function parseDuration (text) {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(text).trim())
@@ -59,56 +62,69 @@ export class StreamTracker {
     return true
   }
 
+  /** Sequence numbers 1 .. sent that never arrived (the whole range, whatever was seen). */
   lost (sent) {
-    return Math.max(0, sent - this.seen.size)
-  }
-}
-
-/**
- * Tracks many streams (one per topic, one publisher each) seen by one receiver or one
- * group of receivers: every message is new or a duplicate; lost are the gaps.
- */
-export class Streams {
-  constructor () {
-    this.byTopic = {}
-  }
-
-  /** The payload's sequence and send time if it is new on its topic, else undefined. */
-  receive (topic, payload) {
-    const p = readPayload(payload)
-    if (p === undefined) return undefined
-    const s = this.byTopic[topic] || (this.byTopic[topic] = { tracker: new StreamTracker(), first: p.seq, last: 0 })
-    if (!s.tracker.add(p.seq)) return { duplicate: true, ...p }
-    s.first = Math.min(s.first, p.seq)
-    s.last = Math.max(s.last, p.seq)
-    return { duplicate: false, ...p }
-  }
-
-  /** Messages missing between the first and the last one seen of each stream. */
-  lost () {
     let n = 0
-    for (const topic of Object.keys(this.byTopic)) {
-      const s = this.byTopic[topic]
-      n += s.tracker.lost(s.last - s.first + 1)
-    }
+    for (let seq = 1; seq <= sent; seq++) if (!this.seen.has(seq)) n++
     return n
   }
 }
 
 /**
- * This VU's publisher: after `graceMs` (for subscribers to get ready), publishes on
- * `topic` at settings.rate per second for settings.durationMs, on MQTT_PUB_URL.
+ * Tracks many streams (one per topic, one publisher each, known in advance) seen by one
+ * receiver or one group of receivers: every message is new or a duplicate; lost are the
+ * published sequence numbers (1 .. perStream) that never arrived, on every expected topic,
+ * including a stream of which nothing arrived.
+ */
+export class Streams {
+  constructor (topics, perStream) {
+    this.perStream = perStream
+    this.byTopic = {}
+    for (const topic of topics) this.byTopic[topic] = new StreamTracker()
+  }
+
+  /** The payload's sequence and send time, with whether it is a duplicate on its topic. */
+  receive (topic, payload) {
+    const p = readPayload(payload)
+    if (p === undefined) return undefined
+    const s = this.byTopic[topic] || (this.byTopic[topic] = new StreamTracker())
+    if (!s.add(p.seq)) return { duplicate: true, ...p }
+    return { duplicate: false, ...p }
+  }
+
+  /** Published messages that never arrived, over all streams. */
+  lost () {
+    let n = 0
+    for (const topic of Object.keys(this.byTopic)) n += this.byTopic[topic].lost(this.perStream)
+    return n
+  }
+}
+
+/**
+ * This VU's publisher: after `graceMs` (for subscribers to get ready), publishes
+ * settings.messages messages (sequence 1 .. settings.messages) on `topic` at
+ * settings.rate per second (settings.durationMs in all), on MQTT_PUB_URL.
  */
 export function publishStream (name, topic, graceMs) {
   const pub = new Client({ clientId: `k6-${name}-p${__VU}-${Date.now()}` })
   let seq = 0
   pub.on('connect', () => {
     setTimeout(() => {
-      const timer = setInterval(() => pub.publish(topic, makePayload(++seq, settings.size), { qos: settings.qos }), 1000 / settings.rate)
-      setTimeout(() => { clearInterval(timer); setTimeout(() => pub.end(), 500) }, settings.durationMs)
+      const timer = setInterval(() => {
+        pub.publish(topic, makePayload(++seq, settings.size), { qos: settings.qos })
+        if (seq >= settings.messages) {
+          clearInterval(timer)
+          setTimeout(() => pub.end(), 500)
+        }
+      }, 1000 / settings.rate)
     }, graceMs)
   })
   pub.connect(settings.pubUrl)
+}
+
+/** The topic each publishing VU (1 .. settings.vus) publishes on under `base`. */
+export function streamTopics (base) {
+  return Array.from({ length: settings.vus }, (_, i) => `${base}/${i + 1}`)
 }
 
 export function runId () {

@@ -2,7 +2,7 @@
  * Contract: slotmq's cluster emitter passes mqemitter's own abstract test suite, each
  * emitter a member of its own cluster on the real Redis Cluster.
  */
-import { after, before, test } from 'node:test'
+import { after, before } from 'node:test'
 import abstractTests from 'mqemitter/abstractTest.js'
 import { loadConfig } from '../../../src/config.js'
 import { createLogger } from '../../../src/logger.js'
@@ -10,6 +10,7 @@ import { createRedis, type RedisConnections } from '../../../src/redis/client.js
 import { createKeySpace } from '../../../src/redis/keys.js'
 import { Scripts } from '../../../src/redis/scripts.js'
 import { ClusterRouting } from '../../../src/routing/cluster.js'
+import { suiteTest } from '../../helpers/abstract-suite.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
 
 let redis: TestRedis
@@ -27,7 +28,8 @@ after(async () => {
 
 let n = 0
 abstractTests({
-  test,
+  // The suite calls tap's t.fail, which node:test lacks: see suiteTest.
+  test: suiteTest(),
   builder: (opts: Record<string, unknown> = {}) => {
     const keys = createKeySpace(uniquePrefix())
     const routing = new ClusterRouting({

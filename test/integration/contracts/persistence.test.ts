@@ -5,7 +5,7 @@
  * The suite never opens a session, so its writes are the unfenced kind; fencing has its
  * own tests (test/integration/sessions.test.ts, test/integration/scripts/sessions.test.ts).
  */
-import { after, before, test } from 'node:test'
+import { after, before } from 'node:test'
 import abstractPersistence from 'aedes-persistence/abstract.js'
 import { loadConfig } from '../../../src/config.js'
 import { createLogger } from '../../../src/logger.js'
@@ -14,6 +14,7 @@ import { createKeySpace } from '../../../src/redis/keys.js'
 import { RedisPersistence } from '../../../src/redis/persistence.js'
 import { RetainedStore } from '../../../src/redis/retained.js'
 import { Scripts } from '../../../src/redis/scripts.js'
+import { suiteTest } from '../../helpers/abstract-suite.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
 import { startRedisServer, type RedisCluster } from '../../support/redis-cluster.js'
 
@@ -55,7 +56,7 @@ function persistenceOn (which: 'cluster' | 'single'): () => Promise<RedisPersist
 for (const which of ['cluster', 'single'] as const) {
   const label = which === 'cluster' ? 'Redis Cluster' : 'single Redis'
   abstractPersistence({
-    test: (name: string, fn: (t: unknown) => Promise<void>) => test(`${label}: ${name}`, fn),
+    test: suiteTest(`${label}: `),
     testAsync: true,
     persistence: persistenceOn(which)
   })

@@ -64,7 +64,8 @@ describe('bad input on a standalone node', { timeout: 30_000 }, () => {
     // PUBLISH QoS 0, topic of 2 bytes 0xC3 0x28 (an invalid 2-byte sequence), payload "x"
     raw.send(Buffer.from([0x30, 0x05, 0x00, 0x02, 0xc3, 0x28, 0x78]))
     await raw.closedByBroker()
-    assert.ok(await clientErrors('invalid_utf8') >= 1)
+    const errors = await clientErrors('invalid_utf8')
+    assert.ok(errors >= 1, `invalid_utf8 client errors counted: ${errors}`)
     await others.check()
   })
 

@@ -39,7 +39,7 @@ async function aedesClient (): Promise<Client> {
 
 test('[MQTT-3.1.4-2] a client whose connection closed before aedes registered it neither stays registered nor takes over a live client with its id', async () => {
   const aedes = topo.nodes[0]?.aedes
-  assert.ok(aedes !== undefined)
+  assert.ok(aedes !== undefined, 'the node runs aedes')
   const clientId = unique('same')
   const live = await connect(topo.urls[0] ?? '', { clientId })
   const before = aedes.connectedClients

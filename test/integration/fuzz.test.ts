@@ -49,7 +49,7 @@ async function fuzz (port: number, seed: number, durationMs: number): Promise<Fu
 /** Fuzzes node 0 of `topo` alongside steady traffic, then checks the node and the traffic. */
 async function fuzzNode (topo: Topology, label: string, durationMs: number): Promise<void> {
   const node = topo.nodes[0]
-  assert.ok(node !== undefined)
+  assert.ok(node !== undefined, 'a node')
   const seed = fuzzSeed()
   console.log(`fuzz ${label}: seed ${seed} (replay with FUZZ_SEED=${seed}), ${durationMs / 1000} s, ${WORKERS} connections at a time`)
   const steady = await steadyTraffic(topo.urls[0] ?? '')

@@ -91,7 +91,7 @@ describe('the test Redis Cluster', { timeout: 60_000 }, () => {
       // ioredis 6.0 would also emit each frame as a string to its own 'smessage' listener.
       const group = (conn.sub as unknown as { shardedSubscribers: { shardedSubscribers: Map<string, { instance: Redis }> } }).shardedSubscribers
       const connections = [...group.shardedSubscribers.values()]
-      assert.ok(connections.length > 0)
+      assert.ok(connections.length > 0, `sharded subscriber connections: ${connections.length}`)
       for (const s of connections) assert.equal(s.instance.listenerCount('smessage'), 0)
     } finally {
       await conn.close()

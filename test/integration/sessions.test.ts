@@ -93,7 +93,9 @@ describe('persistent sessions on Redis', () => {
       const a = connectLater(topo.urls[round % 3] ?? '', { clientId: id, clean: round % 2 === 0 })
       const b = connectLater(topo.urls[(round + 1) % 3] ?? '', { clientId: id, clean: round % 2 === 0 })
       await Promise.allSettled([a.connected(), b.connected()])
-      // Wait for the takeover to settle: exactly one connection left, for a while.
+      // Wait for the takeover to settle: exactly one connection left, for a while. A quiet
+      // period, as no marker is possible: a late close of the survivor would come from the
+      // other connect's takeover, which sends nothing the test could wait for.
       await until('exactly one surviving connection', () => [a, b].filter(x => x.client.connected).length === 1)
       await expectStable(() => [a, b].filter(x => x.client.connected).length === 1, 200)
       const epoch = Number(await inspect.hget(keys.session(id).meta, 'epoch'))

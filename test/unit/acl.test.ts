@@ -124,7 +124,7 @@ test('an auth file with mistakes is refused with every problem listed', () => {
     ],
     extra: 1
   }, 'auth.json'), (err: unknown) => {
-    assert.ok(err instanceof BrokerError)
+    assert.ok(err instanceof BrokerError, `a BrokerError: ${String(err)}`)
     assert.equal(err.code, 'ERR_AUTH_FILE')
     const text = err.problems.join('\n')
     assert.match(text, /users\.alice: expected scrypt/)

@@ -54,7 +54,7 @@ test('invalid configuration lists every bad key with where it came from', () => 
     file: { mqtt: { prot: 1 }, redis: { seeds: 'nohostport' } },
     fileName: 'x.json'
   }))
-  assert.ok(err instanceof BrokerError)
+  assert.ok(err instanceof BrokerError, `a BrokerError: ${String(err)}`)
   const text = err.problems.join('\n')
   for (const key of ['mqtt.port (env SLOTMQ_MQTT_PORT)', 'log.level (env SLOTMQ_LOG_LEVEL)', 'nodeId (flag --node-id)', 'mqtt.prot (config file x.json): unknown setting', 'redis.seeds (config file x.json)']) {
     assert.ok(text.includes(key), `missing ${key} in:\n${text}`)

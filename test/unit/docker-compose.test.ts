@@ -78,8 +78,8 @@ function section (name: string): string[] {
 test('the compose file has six Redis nodes, three broker nodes, a cluster-create job and HAProxy', () => {
   assert.equal(redisNodes.length, 6)
   assert.equal(brokers.length, 3)
-  assert.ok(init !== undefined && initName !== undefined)
-  assert.ok(haproxy !== undefined && haproxyName !== undefined)
+  assert.ok(init !== undefined && initName !== undefined, 'a cluster-create job')
+  assert.ok(haproxy !== undefined && haproxyName !== undefined, 'an HAProxy service')
 })
 
 test('each Redis node runs cluster-enabled redis:7 and announces its own service name', () => {
@@ -96,7 +96,7 @@ test('each Redis node runs cluster-enabled redis:7 and announces its own service
 })
 
 test('the one-shot job creates the cluster from all six Redis services with one replica each', () => {
-  assert.ok(init !== undefined)
+  assert.ok(init !== undefined, 'a cluster-create job')
   const line = words(init.command).join(' ')
   const create = /redis-cli --cluster create ((?:\S+:\d+ )+)/.exec(line)
   assert.ok(create !== null, 'a redis-cli --cluster create command')
@@ -157,8 +157,8 @@ test('every Redis and broker service has a health check', () => {
 })
 
 test('HAProxy balances MQTT and WebSocket in TCP mode over every broker service, checking /ready', () => {
-  assert.ok(haproxy !== undefined)
-  assert.ok(section('defaults').includes('mode tcp'))
+  assert.ok(haproxy !== undefined, 'an HAProxy service')
+  assert.ok(section('defaults').includes('mode tcp'), `defaults: ${section('defaults').join(' | ')}`)
   const check = /^default-server .*\bcheck port (\d+)/.exec(section('defaults').find(l => l.startsWith('default-server')) ?? '')
   assert.ok(check !== null, 'default-server checks every server')
   const config = configOf(brokers[0]?.[1] ?? {})
@@ -171,11 +171,11 @@ test('HAProxy balances MQTT and WebSocket in TCP mode over every broker service,
     assert.ok(published.includes(Number(port)), `HAProxy publishes ${String(port)}`)
     const backendName = frontend.find(l => l.startsWith('default_backend '))?.split(' ')[1] ?? ''
     const backend = section(`backend ${backendName}`)
-    assert.ok(backend.includes('option httpchk'))
-    assert.ok(backend.includes('http-check send meth GET uri /ready'))
-    assert.ok(backend.includes('http-check expect status 200'))
+    for (const line of ['option httpchk', 'http-check send meth GET uri /ready', 'http-check expect status 200']) {
+      assert.ok(backend.includes(line), `backend ${backendName} has '${line}': ${backend.join(' | ')}`)
+    }
     const servers = backend.filter(l => l.startsWith('server ')).map(l => l.split(' ')[2] ?? '')
     assert.deepEqual(servers.sort(), brokers.map(([name]) => `${name}:${String(port)}`).sort())
   }
-  assert.ok(haproxy.volumes?.includes('./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'))
+  assert.ok(haproxy.volumes?.includes('./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'), `HAProxy volumes: ${JSON.stringify(haproxy.volumes)}`)
 })

@@ -45,7 +45,7 @@ test('ids cannot move the hash tag: each id gets its own tag', () => {
 test('the prefix stays outside the braces, so it namespaces without changing the slot', () => {
   const plain = createKeySpace()
   const prefixed = createKeySpace('tenant-a:')
-  assert.ok(prefixed.nodes().startsWith('tenant-a:mqtt:{'))
+  assert.ok(prefixed.nodes().startsWith('tenant-a:mqtt:{'), prefixed.nodes())
   assert.equal(calculateSlot(plain.inbox('n1')), calculateSlot(prefixed.inbox('n1')))
   assert.equal(calculateSlot(plain.retainedPartition('a')), calculateSlot(prefixed.retainedPartition('a')))
 })
@@ -66,5 +66,5 @@ test('the Redis users hash and its version share one slot, so one MULTI changes 
   const keys = createKeySpace('t-1:').auth()
   assert.equal(calculateSlot(keys.users), calculateSlot(keys.version))
   assert.equal(tagOf(keys.users), 'auth')
-  assert.ok(keys.users.startsWith('t-1:mqtt:{auth}'))
+  assert.ok(keys.users.startsWith('t-1:mqtt:{auth}'), keys.users)
 })

@@ -21,10 +21,10 @@ test('each open bumps the epoch and names the previous owner; clean session 0 fi
   assert.equal(second.previousOwner, 'node-a')
   assert.equal(second.previousEpoch, first.epoch)
   assert.equal(second.present, true)
-  assert.ok(BigInt(second.epoch) > BigInt(first.epoch))
+  assert.ok(BigInt(second.epoch) > BigInt(first.epoch), `epoch ${String(second.epoch)} after ${String(first.epoch)}`)
   const clean = await s.open('node-c', true, false)
   assert.equal(clean.present, false)
-  assert.ok(BigInt(clean.epoch) > BigInt(second.epoch))
+  assert.ok(BigInt(clean.epoch) > BigInt(second.epoch), `epoch ${String(clean.epoch)} after ${String(second.epoch)}`)
 })
 
 test('a writer with a stale epoch changes nothing and is told so', async (t) => {

@@ -19,6 +19,7 @@ import type { Cluster } from 'ioredis'
 import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
+import { startNodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { until } from '../helpers/until.js'
 import { startRedisServer, withRedis } from '../support/redis-cluster.js'
@@ -77,13 +78,15 @@ describe('/ready', () => {
   test('answers 503 naming the redis check while Redis is unreachable, and 200 once it is back', async (t) => {
     const single = await startRedisServer()
     const port = single.nodes[0]?.port ?? 0
-    const restarted: { child?: ReturnType<typeof spawn> } = {}
+    const started: { node?: Topology, restarted?: ReturnType<typeof spawn> } = {}
+    // The node stops first, while its Redis answers (a node whose Redis is gone takes long
+    // to stop); then Redis.
     t.after(async () => {
-      restarted.child?.kill('SIGKILL')
+      await started.node?.close()
+      started.restarted?.kill('SIGKILL')
       await single.stop()
     })
-    const node = await startNodes(1, { redis: `127.0.0.1:${port}`, 'redis-prefix': uniquePrefix() })
-    t.after(async () => { await node.close() })
+    const node = started.node = await startNodes(1, { redis: `127.0.0.1:${port}`, 'redis-prefix': uniquePrefix() })
     const base = httpOf(node, 0)
     assert.equal((await call(base, '/ready')).status, 200)
 
@@ -96,12 +99,29 @@ describe('/ready', () => {
     assert.equal(seen?.body.status, 'not ready')
     assert.equal((await fetch(base + '/health')).status, 200, '/health still answers 200')
 
-    restarted.child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    started.restarted = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
     await until('Redis answers again on its port', async () => await withRedis(port, async r => await r.ping() === 'PONG').catch(() => false), 10_000, { intervalMs: 100 })
     await until('/ready answers 200 again', async () => {
       seen = await call(base, '/ready')
       return seen.status === 200
     }, 30_000, { intervalMs: 100 }).catch(() => assert.fail(`last /ready: ${JSON.stringify(seen)}`))
+  })
+})
+
+describe('shutdown', () => {
+  test('a node that cannot finish a graceful stop (its Redis gone) exits with status 1 once shutdown.timeoutMs is over', async (t) => {
+    const single = await startRedisServer()
+    t.after(async () => { await single.stop() })
+    const node = await startNodeProcess(['--redis', `127.0.0.1:${single.nodes[0]?.port ?? 0}`, '--redis-prefix', uniquePrefix(), '--shutdown-timeout-ms', '1000', '--log-level', 'info'])
+    t.after(async () => { await node.kill('SIGKILL') })
+    const base = `http://127.0.0.1:${node.ports.http}`
+    await single.stop()
+    await until('/ready answers 503', async () => (await fetch(base + '/ready')).status === 503, 10_000, { intervalMs: 50 })
+    const exited = new Promise<number | null>(resolve => node.child.once('exit', code => resolve(code)))
+    node.child.kill('SIGTERM')
+    const code = await Promise.race([exited, new Promise<string>(resolve => setTimeout(() => resolve('still running 30 s after SIGTERM'), 30_000))])
+    assert.equal(code, 1)
+    assert.ok(node.logs.some(l => l.msg === 'shutdown timed out'), 'logged: shutdown timed out')
   })
 })
 

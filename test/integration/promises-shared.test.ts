@@ -58,6 +58,29 @@ async function everyMessageReachedTheOthers (members: Member[], sent: string[], 
   assert.deepEqual(duplicates(members), [])
 }
 
+describe('a persistent shared subscription member while it is offline', () => {
+  test('[MQTT-4.8.2] is no member: the other members get every message and nothing is queued in its session', async () => {
+    const topic = unique('shared/offline')
+    const filter = `$share/workers/${topic}`
+    const id = unique('offline-member')
+    const away = await connect(topo.urls[2] ?? '', { clientId: id, clean: false })
+    await away.subscribeAsync(filter, { qos: 1 })
+    await away.endAsync()
+    const other = await member(topo.urls[1] ?? '', filter)
+    const publisher = await connect(topo.urls[0] ?? '')
+    const sent = payloads('offline', 100)
+    // Each publish is acknowledged after anything queued for it was queued.
+    await publishAll(publisher, topic, sent, 20)
+    await until('the other member got every message', () => new Set(other.payloads).size === sent.length, 10_000)
+      .catch(() => assert.fail(`the other member got ${new Set(other.payloads).size} of ${sent.length}`))
+    const res = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(id)}`)
+    const session = await res.json() as { connected: boolean, queued: number, subscriptions: Array<{ topic: string }> }
+    assert.equal(session.connected, false)
+    assert.deepEqual(session.subscriptions.map(s => s.topic), [filter], 'the session keeps its $share subscription')
+    assert.equal(session.queued, 0, 'nothing was queued for the offline member')
+  })
+})
+
 describe('a shared subscription member leaving with messages unacknowledged', { timeout: 60_000 }, () => {
   test('[MQTT-4.8.2] on DISCONNECT: the other members get every message it had not acknowledged', async () => {
     const { members, silent, sent } = await groupWithSilentMember('disconnect')

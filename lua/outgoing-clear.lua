@@ -3,6 +3,9 @@
   outgoing-clear: removes the queued packet sent with a packet identifier (PUBACK,
   PUBCOMP, or a packet not to be sent), and remembers its ref as acknowledged for a while
   (a dead node's journal replayed to this session must not queue it again).
+  A connection that lost its session to a newer one (stale epoch) may still clear a
+  message it sent, by its ref: its client acknowledged it, so it has it. Identifiers are
+  per connection, so a stale one never clears by identifier.
 
   KEYS[1] meta   <prefix>mqtt:{c:<id>}:s
   KEYS[2] queue  <prefix>mqtt:{c:<id>}:q
@@ -11,15 +14,25 @@
   ARGV[1] epoch of the writer ('' = unfenced)
   ARGV[2] packet identifier
   ARGV[3] how long an acknowledged ref is remembered, ms
+  ARGV[4] ref of the message the writer sent with that identifier ('' when unknown)
 
-  Returns the removed packet, or false when there was none or the epoch was stale.
+  Returns the removed packet, or false when there was none, or the epoch was stale and
+  no message ref was given.
 ]]
 local rcall = redis.call
-if ARGV[1] ~= '' and rcall('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return false end
-local ref = rcall('HGET', KEYS[3], 'm' .. ARGV[2])
-if not ref then return false end
+local ref
+if ARGV[1] ~= '' and rcall('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+  ref = ARGV[4]
+  if ref == '' or string.sub(ref, 1, 1) == '~' or not rcall('ZSCORE', KEYS[2], ref) then return false end
+  local id = rcall('HGET', KEYS[3], 'r' .. ref)
+  if id and rcall('HGET', KEYS[3], 'm' .. id) == ref then rcall('HDEL', KEYS[3], 'm' .. id) end
+else
+  ref = rcall('HGET', KEYS[3], 'm' .. ARGV[2])
+  if not ref then return false end
+  rcall('HDEL', KEYS[3], 'm' .. ARGV[2])
+end
 local packet = rcall('HGET', KEYS[3], 'p' .. ref)
-rcall('HDEL', KEYS[3], 'm' .. ARGV[2], 'p' .. ref, 'r' .. ref)
+rcall('HDEL', KEYS[3], 'p' .. ref, 'r' .. ref)
 rcall('ZREM', KEYS[2], ref)
 -- A PUBREL's ref (~<id>) is no message: its message was remembered when PUBREC replaced it.
 if string.sub(ref, 1, 1) ~= '~' then

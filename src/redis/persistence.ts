@@ -139,6 +139,8 @@ export class RedisPersistence extends MemoryPersistence {
    * which that read must not send again.
    */
   readonly #liveDuringLastRead = new WeakMap<object, Set<string>>()
+  /** Per connection: packet identifier -> ref of the message sent with it, until acknowledged. */
+  readonly #inFlight = new WeakMap<object, Map<number, string>>()
   /** Messages handed over for one session and given to its connection (see `admit`). */
   readonly #handedOver = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
@@ -762,15 +764,29 @@ export class RedisPersistence extends MemoryPersistence {
     return false
   }
 
+  /**
+   * Records the packet identifier a queued message goes out with. Not awaited: the
+   * packet is written at once, and the PUBACK's clear, sent later on the same Redis
+   * connection to the same slot, is applied after this update. A replay or a burst to a
+   * persistent session so costs one pipelined script per message, not one round trip.
+   */
   override async outgoingUpdate (client: ClientRef, packet: Packet): Promise<void> {
     const epoch = this.#epochOf(client)
-    const result = await this.#scripts.session(client.id).update(epoch, refOf(packet), Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs)
-    if (result === 'stale') {
-      throw this.#takenOver(client.id, epoch)
-    }
-    // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway,
-    // untracked; aedes would close the connection on an error here.
-    if (result === 'missing') this.#log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
+    const ref = refOf(packet)
+    if (packet.cmd !== 'pubrel' && packet.messageId !== undefined) this.#sentWith(client).set(packet.messageId, ref)
+    this.#scripts.session(client.id).update(epoch, ref, Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs).then((result) => {
+      // Taken over meanwhile: the connection is closed (its later PUBACKs still clear what it was sent).
+      if (result === 'stale') this.#stale(client.id, epoch)
+      // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway, untracked.
+      else if (result === 'missing') this.#log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
+    }, (err: unknown) => this.#log?.warn({ err, clientId: client.id }, 'packet identifier of a sent message not stored'))
+  }
+
+  /** Refs of the messages sent to one connection, by packet identifier, until acknowledged. */
+  #sentWith (client: ClientRef): Map<number, string> {
+    let refs = this.#inFlight.get(client)
+    if (refs === undefined) this.#inFlight.set(client, refs = new Map())
+    return refs
   }
 
   override async outgoingClearMessageId (client: ClientRef, packet: Packet | number): Promise<Packet | undefined> {
@@ -778,7 +794,10 @@ export class RedisPersistence extends MemoryPersistence {
     if (client.clean === true) return await super.outgoingClearMessageId(client, packet)
     const messageId = typeof packet === 'number' ? packet : packet.messageId
     if (messageId === undefined) return undefined
-    const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId, this.#settings.ackMemoryMs)
+    const refs = this.#inFlight.get(client)
+    const ref = refs?.get(messageId) ?? ''
+    refs?.delete(messageId)
+    const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId, this.#settings.ackMemoryMs, ref)
     if (removed === null) return undefined
     return { ...decodeStoredPacket(removed), messageId }
   }

@@ -31,7 +31,7 @@ export const SCRIPTS = {
   outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'cap', 'ref', 'packet'] },
   outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'ref', 'messageId', 'packet', 'doneMs'] },
   sessionReap: { file: 'session-reap.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['deadOwner', 'adopter', 'expiryMs'] },
-  outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'messageId', 'doneMs'] }
+  outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'messageId', 'doneMs', 'ref'] }
 } as const satisfies Record<string, ScriptSpec>
 
 export type ScriptName = keyof typeof SCRIPTS
@@ -201,10 +201,14 @@ export class SessionScripts {
     return reply === 1 ? 'applied' : reply === -1 ? 'missing' : 'stale'
   }
 
-  /** The removed packet, or null; its ref is remembered as acknowledged for `doneMs`. */
-  async clear (epoch: string, messageId: number, doneMs: number): Promise<Buffer | null> {
+  /**
+   * The removed packet, or null; its ref is remembered as acknowledged for `doneMs`.
+   * `ref`: the message the caller sent with that identifier, cleared even when the
+   * caller's epoch is stale (its client has it).
+   */
+  async clear (epoch: string, messageId: number, doneMs: number, ref = ''): Promise<Buffer | null> {
     const k = this.#k
-    const reply = await this.#run('outgoingClear', [k.meta, k.queue, k.out, k.done], [epoch, messageId, doneMs], true)
+    const reply = await this.#run('outgoingClear', [k.meta, k.queue, k.out, k.done], [epoch, messageId, doneMs, ref], true)
     return Buffer.isBuffer(reply) ? reply : null
   }
 }

@@ -32,6 +32,9 @@ Options:
   --rate N           QoS 1 publishes per second of the stream (default 500)
   --lease-ttl-ms MS  the nodes' lease (default 2000)
   --max-inflight N   the nodes' in-flight window per connection (default 32)
+  --queue-max N      the nodes' session queue cap (session.queueMax; default 20 s of
+                     the stream, --rate x 20): a fault that stops delivery to a session
+                     for longer than the queue holds drops its oldest messages by design
   --race-seconds S   how long each takeover race lasts (default 5)
   --settle S         longest wait for delivery to settle after a fault (default 15)
   --redis LIST       use this Redis (host:port,...) instead of starting one; the
@@ -74,6 +77,7 @@ export function parseChaosOptions (args: string[], entry: string[]): ParsedChaos
         rate: { type: 'string' },
         'lease-ttl-ms': { type: 'string' },
         'max-inflight': { type: 'string' },
+        'queue-max': { type: 'string' },
         'race-seconds': { type: 'string' },
         settle: { type: 'string' },
         redis: { type: 'string' },
@@ -105,6 +109,7 @@ export function parseChaosOptions (args: string[], entry: string[]): ParsedChaos
       rate: int('rate', v.rate, 500, 1),
       leaseTtlMs: int('lease-ttl-ms', v['lease-ttl-ms'], 2000, 1000),
       maxInflight: int('max-inflight', v['max-inflight'], 32, 1),
+      queueMax: int('queue-max', v['queue-max'], 20 * int('rate', v.rate, 500, 1), 1),
       raceSeconds: int('race-seconds', v['race-seconds'], 5, 1),
       settleMs: int('settle', v.settle, 15, 1) * 1000,
       redis,

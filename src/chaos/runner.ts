@@ -64,7 +64,7 @@ export async function runChaos (options: ChaosOptions, deps: ChaosDeps): Promise
     deps.progress(`starting ${options.nodes} slotmq nodes (lease ${options.leaseTtlMs} ms)`)
     fleet = await Fleet.start(options.nodes, options.entry, [
       '--redis', seeds, '--redis-prefix', prefix, '--lease-ttl-ms', String(options.leaseTtlMs),
-      '--max-inflight', String(options.maxInflight), '--session-expiry', '600'
+      '--max-inflight', String(options.maxInflight), '--session-queue-max', String(options.queueMax), '--session-expiry', '600'
     ], deps.log)
     for (const scenario of scenarios) {
       for (let run = 1; run <= options.runs; run++) {
@@ -85,6 +85,7 @@ export async function runChaos (options: ChaosOptions, deps: ChaosDeps): Promise
       rate: options.rate,
       leaseTtlMs: options.leaseTtlMs,
       maxInflight: options.maxInflight,
+      queueMax: options.queueMax,
       runs: options.runs,
       redis: options.redis === undefined ? 'local cluster, 3 primaries + 3 replicas' : options.redis.join(','),
       cpus: availableParallelism()

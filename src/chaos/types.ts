@@ -20,6 +20,8 @@ export interface ChaosOptions {
   redis: string[] | undefined
   /** limits.maxInflight of every node: the in-flight window duplicates must stay within. */
   maxInflight: number
+  /** session.queueMax of every node. */
+  queueMax: number
   /** Seconds each takeover race lasts. */
   raceSeconds: number
   /** How to run slotmq: node arguments before `start` (loader flags and the entry file). */

@@ -743,10 +743,19 @@ export class RedisPersistence extends MemoryPersistence {
     const stored = encodeStoredPacket({ ...packet, messageId: undefined })
     let epoch = this.#epochOf({ id: clientId })
     let result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), stored)
-    if (result.status === 'stale' && result.owner === this.#links.memberId() && this.#epochOf({ id: clientId }) !== epoch) {
-      // A newer connection of this session opened here while the script was on its way.
-      epoch = this.#epochOf({ id: clientId })
+    if (result.status === 'stale' && result.owner === this.#links.memberId()) {
+      // A newer connection of this session opened here while the script was on its way,
+      // or is opening now, or opened and was refused (a newer connect elsewhere kicked it
+      // before its CONNACK): queue it under the epoch this node holds now, or else the
+      // one Redis holds. Whoever owns the session then, the message is in its queue, or
+      // (stale again) forwarded to the node that owns it.
+      await this.#openingNow.get(clientId)
+      const now = this.#epochOf({ id: clientId })
+      epoch = now !== epoch ? now : (await this.#redis.hget(this.#keys.session(clientId).meta, 'epoch')) ?? epoch
       result = await this.#scripts.session(clientId).enqueue(epoch, this.#settings.queueCap, refOf(packet), stored)
+      if (result.status === 'stale' && result.owner === this.#links.memberId()) {
+        this.#log?.warn({ clientId, ref: refOf(packet) }, 'message for a session changing hands here twice not queued')
+      }
     }
     if (result.status === 'queued') {
       if (result.dropped > 0) {

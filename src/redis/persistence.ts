@@ -244,7 +244,10 @@ export class RedisPersistence extends MemoryPersistence {
     conns.add(client)
     const prior = this.#owned.get(id)
     if (prior?.dropTimer !== undefined) clearTimeout(prior.dropTimer)
-    if (prior !== undefined && (clean || prior.movedTo !== undefined)) this.#forgetLocal(id)
+    // A persistent session this node held until another took it keeps its subscriptions
+    // and routes here until aedes restores them from Redis (subscriptionsByClient): a
+    // message arriving meanwhile is still queued for it, not dropped for want of a match.
+    if (prior !== undefined && clean) this.#forgetLocal(id)
     this.#owned.set(id, { epoch: result.epoch, persistent: !clean })
     this.#present.set(id, result.present)
     if (result.previousOwner !== '' && result.previousOwner !== me) {
@@ -671,7 +674,17 @@ export class RedisPersistence extends MemoryPersistence {
   /** aedes calls this for clean session 0 only: the stored subscriptions, restored here. */
   override async subscriptionsByClient (client: ClientRef): Promise<Subscription[]> {
     const subs = await this.#storedSubscriptions(client.id)
+    // Replaced in one go (in-memory work only between here and the mirror), and routes
+    // held for filters the session no longer has are let go.
     await super.cleanSubscriptions(client)
+    const held = this.#held.get(client.id)
+    const wanted = new Set(subs.filter(s => s.qos > 0 && !s.topic.startsWith('$share/')).map(s => s.topic))
+    for (const topic of [...(held ?? [])]) {
+      if (!wanted.has(topic)) {
+        held?.delete(topic)
+        this.#links.release(topic)
+      }
+    }
     await this.#mirror(client, subs)
     return subs
   }

@@ -121,3 +121,23 @@ test('acknowledged messages are forgotten after the memory time', async (t) => {
   await until('the acknowledged ref is forgotten', async () => await r.exists(keys.session('forgotten').done) === 0, 5000)
   assert.deepEqual(await s.enqueue(epoch, 10, 'b:1', packet(1)), { status: 'queued', dropped: 0 })
 })
+
+test('a connection that lost its session clears by ref what its client acknowledged, never by identifier', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('handed')
+  const old = await s.open('node-a', false, true)
+  await s.enqueue(old.epoch, 10, 'b:1', packet(1))
+  await s.enqueue(old.epoch, 10, 'b:2', packet(2))
+  assert.equal(await s.update(old.epoch, 'b:1', 5, packet(1), 60_000), 'applied')
+  const current = await s.open('node-b', false, true)
+  // The new owner sent b:2 with the same identifier meanwhile.
+  assert.equal(await s.update(current.epoch, 'b:2', 5, packet(2), 60_000), 'applied')
+  assert.equal(await s.clear(old.epoch, 5, 60_000), null, 'a stale identifier cleared something')
+  assert.equal(await s.clear(old.epoch, 5, 60_000, '~5'), null, 'a stale PUBREL ref cleared something')
+  assert.deepEqual(await s.clear(old.epoch, 5, 60_000, 'b:1'), packet(1))
+  const k = keys.session('handed')
+  assert.deepEqual(await r.zrange(k.queue, '0', '-1'), ['b:2'], 'the new owner\'s message stays queued')
+  assert.equal(await r.hget(k.out, 'm5'), 'b:2', 'the new owner\'s identifier still names its message')
+  assert.deepEqual(await s.enqueue(current.epoch, 10, 'b:1', packet(1)), { status: 'duplicate' }, 'the acknowledged message was queued again')
+})

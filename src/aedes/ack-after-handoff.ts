@@ -19,8 +19,6 @@ interface HeldAck { messageId: number | undefined, packet: object, state: 'waiti
 export interface AckGate {
   /** The write hook offers each PUBACK; true when it is held (written later by `write`). */
   hold: (client: object, packet: { messageId?: number }) => boolean
-  /** PUBACKs currently held (for tests and metrics). */
-  readonly held: number
 }
 
 type Publish = (packet: { qos?: number, messageId?: number }, client?: unknown, done?: (err?: Error | null) => void) => void
@@ -32,12 +30,10 @@ type Publish = (packet: { qos?: number, messageId?: number }, client?: unknown, 
  */
 export function installAckGate (aedes: Aedes, write: (client: object, packet: object) => void): AckGate {
   const queues = new WeakMap<object, HeldAck[]>()
-  let held = 0
 
   const release = (client: object, queue: HeldAck[]): void => {
     while (queue.length > 0 && queue[0]?.state !== 'waiting') {
       const next = queue.shift() as HeldAck
-      held--
       if (next.state === 'ready') write(client, next.packet)
     }
     if (queue.length === 0) queues.delete(client)
@@ -69,9 +65,7 @@ export function installAckGate (aedes: Aedes, write: (client: object, packet: ob
       let queue = queues.get(client)
       if (queue === undefined) queues.set(client, queue = [])
       queue.push({ messageId: packet.messageId, packet, state: 'waiting' })
-      held++
       return true
-    },
-    get held () { return held }
+    }
   }
 }

@@ -35,6 +35,8 @@ type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: un
 
 const observers = new WeakMap<Aedes, WriteObserver>()
 let installed = false
+/** mqtt-packet's writeToStream as hooked (set once the hook is installed). */
+let hookedWrite: WriteToStream | undefined
 /** Held packets being written now: the hook lets them through. */
 const released = new WeakSet<object>()
 /** Sockets corked by the hook in this event-loop turn, uncorked together by one setImmediate. */
@@ -79,6 +81,7 @@ function installHook (): void {
     }
     return writeToStream.call(this, packet, stream, opts)
   }
+  hookedWrite = mqttPacket.writeToStream
   installed = true
 }
 
@@ -90,7 +93,7 @@ export function writeHeld (client: object, packet: WrittenPacket): void {
   const c = client as { connected?: boolean, conn?: StreamWithClient }
   if (c.connected !== true || c.conn === undefined) return
   released.add(packet)
-  sharedMqttPacket().writeToStream(packet, c.conn)
+  hookedWrite?.(packet, c.conn)
 }
 
 /** The mqtt-packet instance aedes uses; it must be the one this module wraps. */

@@ -787,21 +787,22 @@ export class RedisPersistence extends MemoryPersistence {
   }
 
   /**
-   * Records the packet identifier a queued message goes out with. Not awaited: the
-   * packet is written at once, and the PUBACK's clear, sent later on the same Redis
-   * connection to the same slot, is applied after this update. A replay or a burst to a
-   * persistent session so costs one pipelined script per message, not one round trip.
+   * Records the packet identifier a queued message goes out with, before aedes writes it:
+   * a connection whose session was taken over meanwhile is refused here and sends nothing
+   * more, and whoever replays the queue later sees the identifier, so a message the old
+   * connection got goes to the new one with DUP [MQTT-4.4.0-1].
    */
   override async outgoingUpdate (client: ClientRef, packet: Packet): Promise<void> {
     const epoch = this.#epochOf(client)
     const ref = refOf(packet)
+    const result = await this.#scripts.session(client.id).update(epoch, ref, Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs)
+    if (result === 'stale') {
+      throw this.#takenOver(client.id, epoch)
+    }
     if (packet.cmd !== 'pubrel' && packet.messageId !== undefined) this.#sentWith(client).set(packet.messageId, ref)
-    this.#scripts.session(client.id).update(epoch, ref, Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs).then((result) => {
-      // Taken over meanwhile: the connection is closed (its later PUBACKs still clear what it was sent).
-      if (result === 'stale') this.#stale(client.id, epoch)
-      // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway, untracked.
-      else if (result === 'missing') this.#log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
-    }, (err: unknown) => this.#log?.warn({ err, clientId: client.id }, 'packet identifier of a sent message not stored'))
+    // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway,
+    // untracked; aedes would close the connection on an error here.
+    if (result === 'missing') this.#log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
   }
 
   /** Refs of the messages sent to one connection, by packet identifier, until acknowledged. */

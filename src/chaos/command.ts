@@ -40,6 +40,7 @@ Options:
   --redis LIST       use this Redis (host:port,...) instead of starting one; the
                      *-primary-kill scenarios are then skipped (only processes started
                      here are killed), *-primary-failover sends CLUSTER FAILOVER to it
+  --node-logs DIR    write every node's whole log to DIR (one file per node process)
   --json             print the result as JSON instead of the table
   --log-level LEVEL  the suite's own log on stderr (default warn)
   -h, --help
@@ -81,6 +82,7 @@ export function parseChaosOptions (args: string[], entry: string[]): ParsedChaos
         'race-seconds': { type: 'string' },
         settle: { type: 'string' },
         redis: { type: 'string' },
+        'node-logs': { type: 'string' },
         json: { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
@@ -113,6 +115,7 @@ export function parseChaosOptions (args: string[], entry: string[]): ParsedChaos
       raceSeconds: int('race-seconds', v['race-seconds'], 5, 1),
       settleMs: int('settle', v.settle, 15, 1) * 1000,
       redis,
+      nodeLogs: v['node-logs'] === '' ? usage('--node-logs needs a directory') : v['node-logs'],
       entry
     }
   }

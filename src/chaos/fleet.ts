@@ -3,6 +3,7 @@
  * process. A scenario kills a node; `heal` puts a fresh node in every slot whose node
  * is gone and waits until every node sees exactly the live members (the dead ones reaped).
  */
+import { join } from 'node:path'
 import type { Logger } from '../logger.js'
 import { signalChild } from './owned.js'
 import { killNode, running, saidCount, startNodeProcess, type NodeProcess } from './node-process.js'
@@ -14,19 +15,21 @@ export class Fleet {
   readonly #entry: readonly string[]
   readonly #args: readonly string[]
   readonly #log: Logger
+  readonly #logDir: string | undefined
   readonly #nodes: NodeProcess[] = []
   /** Nodes that exited without being killed by the suite, since the start. */
   #unexpectedExits = 0
 
-  private constructor (entry: readonly string[], args: readonly string[], log: Logger) {
+  private constructor (entry: readonly string[], args: readonly string[], log: Logger, logDir: string | undefined) {
     this.#entry = entry
     this.#args = args
     this.#log = log
+    this.#logDir = logDir
   }
 
   /** Starts `count` nodes one after another (a node joins faster when its peers are up). */
-  static async start (count: number, entry: readonly string[], args: readonly string[], log: Logger): Promise<Fleet> {
-    const fleet = new Fleet(entry, args, log)
+  static async start (count: number, entry: readonly string[], args: readonly string[], log: Logger, logDir?: string): Promise<Fleet> {
+    const fleet = new Fleet(entry, args, log, logDir)
     try {
       for (let i = 0; i < count; i++) fleet.#nodes.push(await fleet.#spawn(i))
     } catch (err) {
@@ -37,7 +40,8 @@ export class Fleet {
   }
 
   async #spawn (slot: number): Promise<NodeProcess> {
-    const node = await startNodeProcess(this.#entry, [...this.#args, '--node-id', `chaos-${slot}`])
+    const logFile = this.#logDir === undefined ? undefined : join(this.#logDir, `chaos-${slot}-${Date.now()}.log`)
+    const node = await startNodeProcess(this.#entry, [...this.#args, '--node-id', `chaos-${slot}`], logFile)
     node.child.once('exit', (code, signal) => {
       if (!node.killed) {
         this.#unexpectedExits++

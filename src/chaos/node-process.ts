@@ -4,6 +4,7 @@
  * log message is counted, so a scenario can ask how often a node said something.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { BrokerError, ERR } from '../errors.js'
 import { isRunning, own, signalChild } from './owned.js'
 
@@ -28,10 +29,18 @@ export function running (node: NodeProcess): boolean { return isRunning(node.chi
 
 export function saidCount (node: NodeProcess, message: string): number { return node.said.get(message) ?? 0 }
 
-/** Starts a node and waits until its MQTT and HTTP listeners are up and it joined the cluster. */
-export async function startNodeProcess (entry: readonly string[], args: readonly string[]): Promise<NodeProcess> {
+/**
+ * Starts a node and waits until its MQTT and HTTP listeners are up and it joined the
+ * cluster; with `logFile`, its whole log is written there too.
+ */
+export async function startNodeProcess (entry: readonly string[], args: readonly string[], logFile?: string): Promise<NodeProcess> {
   const child = spawn(process.execPath, [...entry, 'start', '--host', '127.0.0.1', '--mqtt-port', '0', '--ws-port', 'off', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   own(child)
+  if (logFile !== undefined) {
+    const file = createWriteStream(logFile, { flags: 'a' })
+    child.stdout?.pipe(file)
+    child.stderr?.pipe(file)
+  }
   const said = new Map<string, number>()
   const tail: string[] = []
   let stderr = ''

@@ -65,7 +65,7 @@ export async function runChaos (options: ChaosOptions, deps: ChaosDeps): Promise
     fleet = await Fleet.start(options.nodes, options.entry, [
       '--redis', seeds, '--redis-prefix', prefix, '--lease-ttl-ms', String(options.leaseTtlMs),
       '--max-inflight', String(options.maxInflight), '--session-queue-max', String(options.queueMax), '--session-expiry', '600'
-    ], deps.log)
+    ], deps.log, options.nodeLogs)
     for (const scenario of scenarios) {
       for (let run = 1; run <= options.runs; run++) {
         const result = await runOnce(scenario, run, { fleet, redis, options, log: deps.log, prefix })

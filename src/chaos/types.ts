@@ -24,6 +24,8 @@ export interface ChaosOptions {
   queueMax: number
   /** Seconds each takeover race lasts. */
   raceSeconds: number
+  /** A directory for every node's whole log (one file per node process), or none. */
+  nodeLogs?: string | undefined
   /** How to run slotmq: node arguments before `start` (loader flags and the entry file). */
   entry: string[]
 }

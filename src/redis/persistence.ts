@@ -27,6 +27,7 @@ import type { Aedes } from 'aedes'
 import type { Logger } from '../logger.js'
 import type { RedisClient } from './client.js'
 import { decodeStoredPacket, encodeStoredPacket } from './codec.js'
+import { Coalescer } from './coalesce.js'
 import type { KeySpace } from './keys.js'
 import type { RetainedPacket, RetainedStore } from './retained.js'
 import type { Scripts } from './scripts.js'
@@ -80,6 +81,9 @@ export interface SessionCounters {
 interface Subscription { topic: string, qos: number, clientId?: string, [field: string]: unknown }
 interface ClientRef { id: string, clean?: boolean }
 export type Packet = Record<string, unknown> & { topic?: string, messageId?: number | undefined }
+
+/** A packet identifier a connection sent a queued message with, or had acknowledged. */
+interface Written { clientId: string, epoch: string, messageId: number, ref: string }
 
 interface OwnedSession {
   epoch: string
@@ -141,6 +145,12 @@ export class RedisPersistence extends MemoryPersistence {
   readonly #liveDuringLastRead = new WeakMap<object, Set<string>>()
   /** Per connection: packet identifier -> ref of the message sent with it, until acknowledged. */
   readonly #inFlight = new WeakMap<object, Map<number, string>>()
+  /** Packet identifiers a replay batch recorded on Redis before aedes sends them, with refs. */
+  readonly #recorded = new WeakMap<object, Map<number, string>>()
+  /** Packet identifiers of live deliveries, written per connection and turn of the event loop. */
+  readonly #sends: Coalescer<Written>
+  /** PUBACKs, written per connection and turn of the event loop. */
+  readonly #acks: Coalescer<Written>
   /** Messages handed over for one session and given to its connection (see `admit`). */
   readonly #handedOver = new WeakSet<object>()
   /** Session Present answer for the CONNACK being built, per client id. */
@@ -163,6 +173,16 @@ export class RedisPersistence extends MemoryPersistence {
     this.#links = deps.links
     this.#settings = deps.settings
     this.#log = deps.log?.child({ module: 'sessions' })
+    this.#sends = new Coalescer(async (_, items) => {
+      const { clientId, epoch } = items[0] as Written
+      if (await this.#scripts.session(clientId).sent(epoch, items.map(w => [w.ref, w.messageId])) === 'stale') {
+        throw this.#takenOver(clientId, epoch)
+      }
+    })
+    this.#acks = new Coalescer(async (_, items) => {
+      const { clientId, epoch } = items[0] as Written
+      await this.#scripts.session(clientId).acked(epoch, this.#settings.ackMemoryMs, items.map(w => [w.messageId, w.ref]))
+    })
   }
 
   override async setup (broker: Aedes): Promise<void> {
@@ -793,8 +813,22 @@ export class RedisPersistence extends MemoryPersistence {
    * connection got goes to the new one with DUP [MQTT-4.4.0-1].
    */
   override async outgoingUpdate (client: ClientRef, packet: Packet): Promise<void> {
-    const epoch = this.#epochOf(client)
     const ref = refOf(packet)
+    const messageId = packet.messageId
+    if (messageId !== undefined && this.#recorded.get(client)?.get(messageId) === ref) {
+      // Recorded with its replay batch (`#recordBatch`).
+      this.#recorded.get(client)?.delete(messageId)
+      if (!this.#holds(client)) throw sessionTakenOver()
+      this.#sentWith(client).set(messageId, ref)
+      return
+    }
+    const epoch = this.#epochOf(client)
+    if (packet.cmd === 'publish' && messageId !== undefined) {
+      // Live deliveries to one connection in the same turn share one script call.
+      await this.#sends.add(`${epoch} ${client.id}`, { clientId: client.id, epoch, messageId, ref })
+      this.#sentWith(client).set(messageId, ref)
+      return
+    }
     const result = await this.#scripts.session(client.id).update(epoch, ref, Number(packet.messageId), encodeStoredPacket(packet), this.#settings.ackMemoryMs)
     if (result === 'stale') {
       throw this.#takenOver(client.id, epoch)
@@ -820,6 +854,13 @@ export class RedisPersistence extends MemoryPersistence {
     const refs = this.#inFlight.get(client)
     const ref = refs?.get(messageId) ?? ''
     refs?.delete(messageId)
+    if (typeof packet === 'object' && packet.cmd === 'puback') {
+      // PUBACKs of one connection read in the same turn share one script call; aedes only
+      // passes the removed packet on to its 'ack' event, which slotmq does not use.
+      const epoch = this.#epochOf(client)
+      await this.#acks.add(`${epoch} ${client.id}`, { clientId: client.id, epoch, messageId, ref })
+      return undefined
+    }
     const removed = await this.#scripts.session(client.id).clear(this.#epochOf(client), messageId, this.#settings.ackMemoryMs, ref)
     if (removed === null) return undefined
     return { ...decodeStoredPacket(removed), messageId }
@@ -860,6 +901,7 @@ export class RedisPersistence extends MemoryPersistence {
         for (let i = 0; i < refs.length; i += STREAM_BATCH) {
           const batch = refs.slice(i, i + STREAM_BATCH)
           const values = await this.#redis.hmgetBuffer(k.out, ...batch.flatMap(ref => ['p' + ref, 'r' + ref]))
+          const packets: Packet[] = []
           for (let j = 0; j < batch.length; j++) {
             const stored = values[2 * j]
             if (stored === null || stored === undefined) continue
@@ -868,7 +910,6 @@ export class RedisPersistence extends MemoryPersistence {
             // this connection was sent live (it has a packet identifier by then).
             if (round > 0 && messageId !== null && messageId !== undefined) continue
             const packet = decodeStoredPacket(stored)
-            if (replaying && !this.#holds(client)) return
             if (lastRead && this.#liveDuringLastRead.get(client)?.has(refOf(packet)) === true) continue
             if (replaying) this.#markSent(client, packet)
             if (messageId !== null && messageId !== undefined) {
@@ -876,6 +917,11 @@ export class RedisPersistence extends MemoryPersistence {
               packet.messageId = Number(messageId.toString())
               if (replaying && packet.cmd === 'publish') packet.dup = true
             }
+            packets.push(packet)
+          }
+          if (replaying && !await this.#recordBatch(client, packets)) return
+          for (const packet of packets) {
+            if (replaying && !this.#holds(client)) return
             yield packet
           }
         }
@@ -885,6 +931,36 @@ export class RedisPersistence extends MemoryPersistence {
       if (replaying) this.#replayed.add(client)
       this.#liveDuringLastRead.delete(client)
     }
+  }
+
+  /**
+   * Gives the messages of one replay batch their packet identifiers and records them on
+   * Redis in one fenced call, before any of them is written (what `outgoingUpdate` does
+   * for one message): a later owner replaying the queue sends them with DUP. aedes keeps
+   * an identifier a packet already has, and `outgoingUpdate` then skips the script for
+   * it. False when the session was taken over: the replay stops.
+   */
+  async #recordBatch (client: ClientRef, packets: Packet[]): Promise<boolean> {
+    const pairs: Array<[string, number]> = []
+    const recorded = this.#preRecorded(client)
+    for (const packet of packets) {
+      if (packet.cmd !== 'publish') continue
+      packet.messageId ??= nextMessageId(client)
+      pairs.push([refOf(packet), packet.messageId])
+      recorded.set(packet.messageId, refOf(packet))
+    }
+    if (pairs.length === 0) return true
+    if (!this.#holds(client)) return false
+    const epoch = this.#epochOf(client)
+    if (await this.#scripts.session(client.id).sent(epoch, pairs) !== 'stale') return true
+    this.#stale(client.id, epoch)
+    return false
+  }
+
+  #preRecorded (client: ClientRef): Map<number, string> {
+    let recorded = this.#recorded.get(client)
+    if (recorded === undefined) this.#recorded.set(client, recorded = new Map())
+    return recorded
   }
 
   // --- inbound QoS 2 ---------------------------------------------------------------------
@@ -1052,4 +1128,15 @@ function capQos (packet: Packet, qos: number): Packet {
 function subscriptionRecord (sub: Subscription): Record<string, unknown> {
   const { topic: _topic, clientId: _clientId, ...rest } = sub
   return rest
+}
+
+/**
+ * The next packet identifier of a connection, taken from the counter aedes' own QoS
+ * packets take theirs from (1..65535, wrapping), so that both never hand out the same one.
+ */
+function nextMessageId (client: ClientRef): number {
+  const counter = client as ClientRef & { _nextId?: number }
+  const id = counter._nextId ?? 1
+  counter._nextId = id >= 65535 ? 1 : id + 1
+  return id
 }

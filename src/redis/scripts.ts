@@ -30,6 +30,8 @@ export const SCRIPTS = {
   sessionPut: { file: 'session-put.lua', keys: ['meta', 'target'], argv: ['epoch', 'op', 'field', 'value'] },
   outgoingEnqueue: { file: 'outgoing-enqueue.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'cap', 'ref', 'packet'] },
   outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'ref', 'messageId', 'packet', 'doneMs'] },
+  outgoingSent: { file: 'outgoing-sent.lua', keys: ['meta', 'out'], argv: ['epoch', 'pairs'], variadic: true },
+  outgoingAcked: { file: 'outgoing-acked.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'doneMs', 'pairs'], variadic: true },
   sessionReap: { file: 'session-reap.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['deadOwner', 'adopter', 'expiryMs'] },
   outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'messageId', 'doneMs', 'ref'] }
 } as const satisfies Record<string, ScriptSpec>
@@ -199,6 +201,25 @@ export class SessionScripts {
     const k = this.#k
     const reply = await this.#run('outgoingUpdate', [k.meta, k.queue, k.out, k.done], [epoch, ref, messageId, packet, doneMs])
     return reply === 1 ? 'applied' : reply === -1 ? 'missing' : 'stale'
+  }
+
+  /**
+   * Records the identifiers a batch of queued messages goes out with, in one call;
+   * `sent` holds [ref, packet identifier] pairs. Returns how many are still queued (and
+   * so recorded), or 'stale'.
+   */
+  async sent (epoch: string, sent: Array<[string, number]>): Promise<number | 'stale'> {
+    const reply = Number(await this.#run('outgoingSent', [this.#k.meta, this.#k.out], [epoch, ...sent.flat()]))
+    return reply < 0 ? 'stale' : reply
+  }
+
+  /**
+   * Removes the messages a batch of PUBACKs acknowledged; `acked` holds [packet
+   * identifier, ref sent with it ('' when unknown)] pairs. Returns how many were removed.
+   */
+  async acked (epoch: string, doneMs: number, acked: Array<[number, string]>): Promise<number> {
+    const k = this.#k
+    return Number(await this.#run('outgoingAcked', [k.meta, k.queue, k.out, k.done], [epoch, doneMs, ...acked.flat()]))
   }
 
   /**

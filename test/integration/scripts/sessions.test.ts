@@ -50,6 +50,48 @@ test('a writer with a stale epoch changes nothing and is told so', async (t) => 
   assert.deepEqual(await s.clear(current.epoch, 5, 60_000), packet(1))
 })
 
+test('a replay batch records the identifiers of its queued messages in one fenced call; a stale writer records none', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('batch')
+  const old = await s.open('node-a', false, true)
+  for (let i = 1; i <= 3; i++) await s.enqueue(old.epoch, 10, `b:${i}`, packet(i))
+  // b:9 was never queued (acknowledged or dropped meanwhile): skipped, not recorded.
+  assert.equal(await s.sent(old.epoch, [['b:1', 7], ['b:2', 8], ['b:9', 9]]), 2)
+  const k = keys.session('batch')
+  assert.deepEqual(await r.hmget(k.out, 'rb:1', 'mb:1', 'm7', 'rb:2', 'm8', 'm9'), ['7', null, 'b:1', '8', 'b:2', null])
+  // Sent again with a new identifier: the old one no longer names it.
+  assert.equal(await s.sent(old.epoch, [['b:1', 10]]), 1)
+  assert.deepEqual(await r.hmget(k.out, 'rb:1', 'm7', 'm10'), ['10', null, 'b:1'])
+  assert.deepEqual(await s.clear(old.epoch, 10, 60_000), packet(1))
+  const current = await s.open('node-b', false, true)
+  assert.equal(await s.sent(old.epoch, [['b:3', 11]]), 'stale')
+  assert.equal(await r.hexists(k.out, 'rb:3'), 0)
+  assert.equal(await s.sent(current.epoch, [['b:3', 11]]), 1)
+})
+
+test('a batch of PUBACKs removes the acknowledged messages and remembers them; a stale writer clears only by the refs it sent', async (t) => {
+  const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
+  t.after(() => r.disconnect())
+  const s = scripts.session('acked')
+  const old = await s.open('node-a', false, true)
+  for (let i = 1; i <= 4; i++) await s.enqueue(old.epoch, 10, `b:${i}`, packet(i))
+  assert.equal(await s.sent(old.epoch, [['b:1', 1], ['b:2', 2], ['b:3', 3]]), 3)
+  // Identifier 9 names no message: nothing to remove.
+  assert.equal(await s.acked(old.epoch, 60_000, [[1, 'b:1'], [2, ''], [9, '']]), 2)
+  const k = keys.session('acked')
+  assert.deepEqual(await r.zrange(k.queue, '0', '-1'), ['b:3', 'b:4'])
+  assert.deepEqual(await r.hmget(k.out, 'pb:1', 'rb:1', 'm1', 'pb:2', 'm2'), [null, null, null, null, null])
+  // Remembered as acknowledged: queued again (a dead node's journal replayed), they are not.
+  assert.deepEqual(await s.enqueue(old.epoch, 10, 'b:1', packet(1)), { status: 'duplicate' })
+  // The session moved on: identifier 3 means nothing to the stale writer, the ref it sent does.
+  const current = await s.open('node-b', false, true)
+  assert.equal(await s.acked(old.epoch, 60_000, [[3, ''], [4, 'b:4']]), 1)
+  assert.deepEqual(await r.zrange(k.queue, '0', '-1'), ['b:3'])
+  assert.equal(await s.acked(current.epoch, 60_000, [[3, '']]), 1)
+  assert.equal(await r.exists(k.queue), 0)
+})
+
 test('a message is queued once per ref, and a full queue drops its oldest entries', async (t) => {
   const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
   t.after(() => r.disconnect())

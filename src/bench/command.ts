@@ -48,16 +48,32 @@ Options:
   --clean true|false clean session for subscribers (default true)
   --timeout S        longest wait for any step: connect, drain, first delivery (default 10)
   --metrics LIST     /metrics URLs of the brokers, for the conn scenario's memory figures
-  --redis LIST       seeds of the brokers' Redis (host:port), for the sessions scenario's memory figures
+  --redis LIST       seeds of the brokers' Redis Cluster or single Redis (host:port or redis:// URLs).
+                     p2p, fanout, fanin, sharedsub: INFO commandstats of every primary is read
+                     before the first publish and after the last delivery; reported: Redis
+                     commands per delivered message (all commands executed in between, less
+                     these INFO calls, divided by the messages the subscribers received) and
+                     script calls (EVAL, EVALSHA, FCALL) per delivered message; --json metrics
+                     redis_commands_per_message, redis_script_calls_per_message. Commands called
+                     inside Lua scripts are counted as well as the script call itself: the figure
+                     is the plain sum. Every client of that Redis counts, so use one that only
+                     the brokers under test use.
+                     sessions: Redis memory per session.
   --json             print the result as JSON in k6's summary shape instead of the table
   --report FILE      also write a self-contained HTML report with latency charts
 
 compare options:
   --duration S       seconds per scenario and broker (default 5)
-  --scenarios LIST   subset of p2p-qos0,p2p-qos1,p2p-qos1-persistent,latency-2k,subprop (default all)
+  --scenarios LIST   subset of p2p-qos0,p2p-qos1,p2p-qos1-persistent,latency-2k,
+                     latency-2k-persistent,subprop (default all); latency-2k-persistent is
+                     latency-2k with persistent subscribers (clean session false)
   --repeat N         rounds over every broker and scenario, interleaved; each cell is the
                      median round, losses are summed over all rounds (default 1)
   --json             print the comparison as JSON
+
+Redis-backed brokers get two more columns per compare scenario, read from the local Redis
+Cluster as --redis does: Redis cmds/msg (commands called inside scripts included) and
+scripts/msg. They are blank for brokers without Redis.
 
 Every run is bounded: connects and drains time out, and the process exits when done.
 `
@@ -74,7 +90,7 @@ function int (name: string, value: string | undefined, fallback: number | undefi
 }
 
 /** Options some scenarios take besides the common ones. */
-export type ScenarioOptions = BenchOptions & { metrics?: string[], redis?: string[], publishers?: number }
+export type ScenarioOptions = BenchOptions & { metrics?: string[], publishers?: number }
 
 function list (value: string): string[] {
   return value.split(',').map(s => s.trim()).filter(s => s.length > 0)

@@ -6,12 +6,14 @@
  * Brokers: plain aedes (in memory), aedes + aedes-persistence-redis + mqemitter-redis on
  * one and two nodes (on the local Redis Cluster), slotmq standalone, slotmq on the Redis
  * Cluster (two nodes), and mosquitto when it is installed. Two-node brokers get
- * publishers on one node and subscribers on the other.
+ * publishers on one node and subscribers on the other. Redis-backed brokers also get the
+ * commands their Redis executed per delivered message (src/bench/redis-cost.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect as netConnect } from 'node:net'
 import { BrokerError, ERR } from '../errors.js'
+import { median, renderComparison, type Cell, type Comparison, type MeasureInfo } from './compare-table.js'
 import { cpuSeconds } from './cpu.js'
 import { freePort, redisServerAvailable, startRedisCluster, type RedisCluster } from './local-redis.js'
 import { p2p } from './scenarios/throughput.js'
@@ -24,15 +26,18 @@ interface Target {
   sub: string[]
   /** The broker's processes, and Redis's for Redis-backed brokers: their CPU is the broker's cost. */
   pids: number[]
+  /** Seeds of the broker's Redis: its commands per message are read there. */
+  redis?: string[]
 }
-interface Measure { key: string, label: string, run: (o: BenchOptions) => Promise<BenchResult>, options: Partial<BenchOptions> }
+interface Measure extends MeasureInfo { run: (o: BenchOptions) => Promise<BenchResult>, options: Partial<BenchOptions> }
 
 export const MEASURES: Measure[] = [
-  { key: 'p2p-qos0', label: 'p2p QoS 0, max rate', run: p2p, options: { qos: 0, rate: 'max', clients: 10 } },
-  { key: 'p2p-qos1', label: 'p2p QoS 1, max rate', run: p2p, options: { qos: 1, rate: 'max', clients: 10 } },
-  { key: 'p2p-qos1-persistent', label: 'p2p QoS 1, persistent sessions, max rate', run: p2p, options: { qos: 1, rate: 'max', clients: 10, clean: false } },
-  { key: 'latency-2k', label: 'p2p QoS 0 at 2,000 msg/s', run: p2p, options: { qos: 0, rate: 2000, clients: 10 } },
-  { key: 'subprop', label: 'subscription propagation', run: subprop, options: { qos: 0, clients: 50 } }
+  { key: 'p2p-qos0', label: 'p2p QoS 0, max rate', kind: 'throughput', run: p2p, options: { qos: 0, rate: 'max', clients: 10 } },
+  { key: 'p2p-qos1', label: 'p2p QoS 1, max rate', kind: 'throughput', run: p2p, options: { qos: 1, rate: 'max', clients: 10 } },
+  { key: 'p2p-qos1-persistent', label: 'p2p QoS 1, persistent sessions, max rate', kind: 'throughput', run: p2p, options: { qos: 1, rate: 'max', clients: 10, clean: false } },
+  { key: 'latency-2k', label: 'p2p QoS 0 at 2,000 msg/s', kind: 'latency', run: p2p, options: { qos: 0, rate: 2000, clients: 10 } },
+  { key: 'latency-2k-persistent', label: 'p2p QoS 0 at 2,000 msg/s, persistent sessions', kind: 'latency', run: p2p, options: { qos: 0, rate: 2000, clients: 10, clean: false } },
+  { key: 'subprop', label: 'subscription propagation', kind: 'propagation', run: subprop, options: { qos: 0, clients: 50 } }
 ]
 
 const AEDES_TARGET = new URL('../../bench/targets/aedes.mjs', import.meta.url).pathname
@@ -81,15 +86,6 @@ function slotmqCommand (): string[] {
   return [...process.execArgv, process.argv[1] as string]
 }
 
-export interface Comparison {
-  measures: Array<{ key: string, label: string }>
-  rows: Array<{ target: string, results: Record<string, BenchResult | { error: string }> }>
-  reference: string
-  skipped: string[]
-  /** Rounds run; each cell is the median one. */
-  rounds: number
-}
-
 export async function compare (base: BenchOptions & { scenarios?: string[], repeat?: number }, log: (line: string) => void): Promise<Comparison> {
   const measures = MEASURES.filter(m => base.scenarios === undefined || base.scenarios.includes(m.key))
   if (measures.length === 0) throw new BrokerError(ERR.USAGE, `--scenarios: choose from ${MEASURES.map(m => m.key).join(', ')}`)
@@ -111,13 +107,14 @@ export async function compare (base: BenchOptions & { scenarios?: string[], repe
     if (redisServerAvailable()) {
       log('starting a local Redis Cluster (3 masters, 3 replicas)')
       redis = await startRedisCluster()
-      const seeds = redis.nodes.map(n => `${n.host}:${n.port}`).join(',')
+      const seedList = redis.nodes.map(n => `${n.host}:${n.port}`)
+      const seeds = seedList.join(',')
       const stackPorts = [await freePort(0), await freePort(0)]
       try {
         const stackPids: number[] = []
         for (const p of stackPorts) stackPids.push(await procs.start(process.execPath, [AEDES_TARGET, '--port', String(p), '--redis-cluster', seeds], p))
-        targets.push({ name: 'aedes + redis stack, 1 node', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[0] as number)], pids: [stackPids[0] as number, ...redis.pids] })
-        targets.push({ name: 'aedes + redis stack, 2 nodes', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[1] as number)], pids: [...stackPids, ...redis.pids] })
+        targets.push({ name: 'aedes + redis stack, 1 node', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[0] as number)], pids: [stackPids[0] as number, ...redis.pids], redis: seedList })
+        targets.push({ name: 'aedes + redis stack, 2 nodes', pub: [url(stackPorts[0] as number)], sub: [url(stackPorts[1] as number)], pids: [...stackPids, ...redis.pids], redis: seedList })
       } catch (err) {
         skipped.push(`aedes + redis stack: ${(err as Error).message} (needs the dev dependencies: npm install)`)
       }
@@ -127,7 +124,7 @@ export async function compare (base: BenchOptions & { scenarios?: string[], repe
       for (const p of clusterPorts) {
         clusterPids.push(await procs.start(process.execPath, [...slotmqCommand(), 'start', '--host', '127.0.0.1', '--mqtt-port', String(p), '--ws-port', 'off', '--http-port', 'off', '--log-level', 'warn', '--redis', seeds, '--redis-prefix', prefix], p))
       }
-      targets.push({ name: 'slotmq cluster, 2 nodes', pub: [url(clusterPorts[0] as number)], sub: [url(clusterPorts[1] as number)], pids: [...clusterPids, ...redis.pids] })
+      targets.push({ name: 'slotmq cluster, 2 nodes', pub: [url(clusterPorts[0] as number)], sub: [url(clusterPorts[1] as number)], pids: [...clusterPids, ...redis.pids], redis: seedList })
     } else {
       skipped.push('Redis targets: redis-server is not installed')
     }
@@ -143,7 +140,7 @@ export async function compare (base: BenchOptions & { scenarios?: string[], repe
     // Rounds interleave the brokers, so a slow minute on a shared machine does not land on
     // one broker only; each cell is then the median round.
     const rounds = base.repeat ?? 1
-    const runs = targets.map(() => measures.map((): Array<BenchResult | { error: string }> => []))
+    const runs = targets.map(() => measures.map((): Cell[] => []))
     for (let round = 1; round <= rounds; round++) {
       for (const [t, target] of targets.entries()) {
         for (const [i, m] of measures.entries()) {
@@ -153,8 +150,8 @@ export async function compare (base: BenchOptions & { scenarios?: string[], repe
       }
     }
     for (const [t, target] of targets.entries()) {
-      const results: Record<string, BenchResult | { error: string }> = {}
-      for (const [i, m] of measures.entries()) results[m.key] = median(m.key, runs[t]?.[i] ?? [])
+      const results: Record<string, Cell> = {}
+      for (const [i, m] of measures.entries()) results[m.key] = median(m.kind, runs[t]?.[i] ?? [])
       rows.push({ target: target.name, results })
     }
   } finally {
@@ -162,13 +159,16 @@ export async function compare (base: BenchOptions & { scenarios?: string[], repe
     await redis?.stop()
   }
   const reference = rows.some(r => r.target === 'slotmq cluster, 2 nodes') ? 'slotmq cluster, 2 nodes' : 'slotmq standalone'
-  return { measures: measures.map(m => ({ key: m.key, label: m.label })), rows, reference, skipped, rounds: base.repeat ?? 1 }
+  return { measures: measures.map(m => ({ key: m.key, label: m.label, kind: m.kind })), rows, reference, skipped, rounds: base.repeat ?? 1 }
 }
 
-async function measure (m: Measure, target: Target, base: BenchOptions): Promise<BenchResult | { error: string }> {
+async function measure (m: Measure, target: Target, base: BenchOptions): Promise<Cell> {
   try {
+    // The user's --redis names no broker started here: each target brings its own.
+    const common: BenchOptions = { ...base }
+    delete common.redis
     const cpuBefore = cpuSeconds(target.pids)
-    const result = await m.run({ ...base, ...m.options, pub: target.pub, sub: target.sub })
+    const result = await m.run({ ...common, ...m.options, pub: target.pub, sub: target.sub, ...(target.redis === undefined ? {} : { redis: target.redis }) })
     const cpuAfter = cpuSeconds(target.pids)
     if (cpuBefore !== undefined && cpuAfter !== undefined && result.received > 0) {
       result.facts.brokerCpuUsPerMessage = Math.round((cpuAfter - cpuBefore) * 1e6 / result.received)
@@ -177,53 +177,6 @@ async function measure (m: Measure, target: Target, base: BenchOptions): Promise
   } catch (err) {
     return { error: (err as Error).message }
   }
-}
-
-/** What a round is ranked by: throughput, or the tail latency that the cell shows. */
-function rank (key: string, r: BenchResult): number {
-  if (key === 'latency-2k') return -(r.latency?.p99 ?? Infinity)
-  if (key === 'subprop') return -(r.timings.suback_to_first_delivery?.p95 ?? Infinity)
-  return r.receivedPerS
-}
-
-/** The median round (the lower one of an even count), with the losses of every round. */
-function median (key: string, runs: Array<BenchResult | { error: string }>): BenchResult | { error: string } {
-  const ok = runs.filter((r): r is BenchResult => !('error' in r))
-  if (ok.length < runs.length || ok.length === 0) return runs.find(r => 'error' in r) ?? { error: 'not run' }
-  const sorted = [...ok].sort((a, b) => rank(key, a) - rank(key, b))
-  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as BenchResult
-  const sum = (f: (r: BenchResult) => number): number => ok.reduce((n, r) => n + f(r), 0)
-  return { ...mid, lost: sum(r => r.lost), duplicated: sum(r => r.duplicated), outOfOrder: sum(r => r.outOfOrder) }
-}
-
-function cell (r: BenchResult | { error: string } | undefined, key: string, ref: BenchResult | { error: string } | undefined): string {
-  if (r === undefined) return '-'
-  if ('error' in r) return 'error'
-  const loss = r.lost + r.duplicated + r.outOfOrder > 0 ? ` (lost ${r.lost}, dup ${r.duplicated}, ooo ${r.outOfOrder})` : ''
-  if (key === 'subprop') {
-    const p = r.timings.suback_to_first_delivery
-    return p === undefined ? `timeouts ${String(r.facts.timeouts)}` : `p50 ${p.p50} / p95 ${p.p95} ms${Number(r.facts.timeouts) > 0 ? ` (timeouts ${String(r.facts.timeouts)})` : ''}`
-  }
-  if (key === 'latency-2k') return `p50 ${r.latency?.p50 ?? '-'} / p99 ${r.latency?.p99 ?? '-'} ms${loss}`
-  const ratio = ref !== undefined && !('error' in ref) && ref.receivedPerS > 0 ? ` ${(r.receivedPerS / ref.receivedPerS).toFixed(2)}x` : ''
-  const cpu = typeof r.facts.brokerCpuUsPerMessage === 'number' ? `, ${r.facts.brokerCpuUsPerMessage} µs CPU/msg` : ''
-  return `${r.receivedPerS.toLocaleString('en-US')} msg/s${ratio}${cpu}${loss}`
-}
-
-export function renderComparison (c: Comparison): string {
-  const refRow = c.rows.find(r => r.target === c.reference)
-  const header = ['broker', ...c.measures.map(m => m.label)]
-  const body = c.rows.map(row => [row.target, ...c.measures.map(m => cell(row.results[m.key], m.key, refRow?.results[m.key]))])
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map(r => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => '| ' + cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ') + ' |'
-  const out = [line(header), '|' + widths.map(w => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)]
-  out.push('', `Ratios (x) are received msg/s relative to ${c.reference}.`)
-  if (c.rounds > 1) out.push(`Each cell is the median of ${c.rounds} rounds (throughput, p99 or p95); lost, dup and ooo are summed over all rounds.`)
-  if (c.rows.some(row => Object.values(row.results).some(r => !('error' in r) && typeof r.facts.brokerCpuUsPerMessage === 'number'))) {
-    out.push('CPU/msg: CPU time of the broker\'s processes (and of Redis, for Redis-backed brokers) per received message.')
-  }
-  for (const s of c.skipped) out.push(`Skipped: ${s}`)
-  return out.join('\n') + '\n'
 }
 
 export async function compareCommand (options: BenchOptions & { scenarios?: string[], repeat?: number }, json: boolean): Promise<number> {

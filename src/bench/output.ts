@@ -4,10 +4,16 @@
  * self-contained HTML report with latency charts (`--report FILE.html`).
  */
 import type { Percentiles } from './recorder.js'
+import { perMessage, type RedisCost } from './redis-cost.js'
 import type { BenchResult, Progress } from './types.js'
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US')
 const ms = (x: number): string => x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)
+
+/** A per-message ratio with two significant decimals below 10, as the tables show it. */
+export function ratio (x: number): string {
+  return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n(x)
+}
 
 export function progressLine (p: Progress): string {
   return `  ${p.elapsedS.toFixed(1).padStart(6)} s   sent ${n(p.sentPerS).padStart(9)} msg/s   received ${n(p.receivedPerS).padStart(9)} msg/s`
@@ -29,8 +35,18 @@ export function renderTable (r: BenchResult): string {
   if (r.ack !== undefined && r.ack.count > 0) lines.push(percentileLine('publish ack latency ms', r.ack))
   for (const [name, p] of Object.entries(r.timings)) lines.push(percentileLine(`${name.replace(/_/g, ' ')} ms`, p))
   for (const [k, v] of Object.entries(r.facts)) lines.push(`  ${k.replace(/_/g, ' ').padEnd(26)} ${typeof v === 'number' ? n(v) : String(v)}`)
+  if (r.redis !== undefined) lines.push(...redisLines(r.redis))
   lines.push(`  ${'duration'.padEnd(26)} ${r.durationS} s`)
   return lines.join('\n') + '\n'
+}
+
+function redisLines (c: RedisCost): string[] {
+  const per = perMessage(c)
+  const of = (x: number | undefined): string => x === undefined ? 'no message delivered' : `${ratio(x)} per delivered message`
+  return [
+    `  ${'redis commands'.padEnd(26)} ${n(c.commands)}  (${of(per?.commands)}; ${c.primaries} primaries; commands called by scripts included)`,
+    `  ${'redis script calls'.padEnd(26)} ${n(c.scriptCalls)}  (${of(per?.scriptCalls)})`
+  ]
 }
 
 function trend (p: Percentiles): Record<string, unknown> {
@@ -43,6 +59,10 @@ function trend (p: Percentiles): Record<string, unknown> {
 
 function counter (count: number, durationS: number): Record<string, unknown> {
   return { type: 'counter', contains: 'default', values: { count, rate: durationS > 0 ? count / durationS : 0 } }
+}
+
+function gauge (value: number): Record<string, unknown> {
+  return { type: 'gauge', contains: 'default', values: { value, min: value, max: value } }
 }
 
 /** The result in the shape of k6's end-of-test summary data (handleSummary). */
@@ -60,14 +80,23 @@ export function k6Summary (r: BenchResult): Record<string, unknown> {
   if (r.ack !== undefined && r.ack.count > 0) metrics.mqtt_ack_latency = trend(r.ack)
   for (const [name, p] of Object.entries(r.timings)) metrics[`slotmq_${name}`] = trend(p)
   for (const [k, v] of Object.entries(r.facts)) {
-    if (typeof v === 'number') metrics[`slotmq_${k}`] = { type: 'gauge', contains: 'default', values: { value: v, min: v, max: v } }
+    if (typeof v === 'number') metrics[`slotmq_${k}`] = gauge(v)
+  }
+  if (r.redis !== undefined) {
+    metrics.redis_commands = counter(r.redis.commands, r.durationS)
+    metrics.redis_script_calls = counter(r.redis.scriptCalls, r.durationS)
+    const per = perMessage(r.redis)
+    if (per !== undefined) {
+      metrics.redis_commands_per_message = gauge(per.commands)
+      metrics.redis_script_calls_per_message = gauge(per.scriptCalls)
+    }
   }
   return {
     root_group: { name: '', path: '', id: 'd41d8cd98f00b204e9800998ecf8427e', groups: [], checks: [] },
     options: { summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)'], summaryTimeUnit: 'ms', noColor: false },
     state: { isStdOutTTY: process.stdout.isTTY === true, isStdErrTTY: process.stderr.isTTY === true, testRunDurationMs: Math.round(r.durationS * 1000) },
     metrics,
-    slotmq: { scenario: r.scenario, settings: r.settings, facts: r.facts, timeline: r.timeline }
+    slotmq: { scenario: r.scenario, settings: r.settings, facts: r.facts, ...(r.redis === undefined ? {} : { redis: r.redis }), timeline: r.timeline }
   }
 }
 

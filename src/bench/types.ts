@@ -1,5 +1,6 @@
 /** Options and results shared by every benchmark scenario. */
 import type { Percentiles, SecondSample } from './recorder.js'
+import type { RedisCost } from './redis-cost.js'
 
 export interface BenchOptions {
   pub: string[]
@@ -15,6 +16,11 @@ export interface BenchOptions {
   clean: boolean
   /** Longest wait for any single step (connect, drain, first delivery). */
   timeoutMs: number
+  /**
+   * Seeds (host:port or redis:// URLs) of the Redis the brokers use: message-flow
+   * scenarios report its commands per delivered message, sessions its memory.
+   */
+  redis?: string[]
   /** Called about once a second while a run is in progress. */
   progress?: (p: Progress) => void
 }
@@ -46,4 +52,6 @@ export interface BenchResult {
   timeline: SecondSample[]
   /** Latency distribution (percentile, ms), when messages flowed. */
   distribution: Array<[number, number]>
+  /** Commands the brokers' Redis executed while messages flowed (with --redis). */
+  redis?: RedisCost
 }

@@ -4,14 +4,29 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
 import { runScenario, type ScenarioName } from '../../src/bench/command.js'
 import type { BenchOptions } from '../../src/bench/types.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { runSlotmq, type CommandRun } from '../helpers/process.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { startRedisServer } from '../support/redis-cluster.js'
 
 async function run (args: string[]): Promise<CommandRun> {
   return await runSlotmq(args, { timeoutMs: 240_000 })
+}
+
+/** How many of `seeds` are primaries (ROLE). */
+async function primaryCount (seeds: string[]): Promise<number> {
+  const roles = await Promise.all(seeds.map(async seed => {
+    const r = new Redis({ host: seed.slice(0, seed.lastIndexOf(':')), port: Number(seed.slice(seed.lastIndexOf(':') + 1)) })
+    try {
+      return (await r.call('ROLE') as [string])[0]
+    } finally {
+      r.disconnect()
+    }
+  }))
+  return roles.filter(role => role === 'master').length
 }
 
 describe('slotmq bench', { timeout: 300_000 }, () => {
@@ -56,6 +71,45 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
       assert.ok(r.timeline.length >= 1, `timeline: ${JSON.stringify(r.timeline)}`)
     })
   }
+
+  test('p2p QoS 1 with --redis reports the Redis commands of every primary per delivered message, and script calls per message', async () => {
+    const r = await run(['bench', 'p2p', '--pub', topo.urls[0] as string, '--sub', topo.urls[1] as string, '--qos', '1', '--duration', '1', '--rate', '200', '--clients', '2',
+      '--redis', redis.seeds[0] as string, '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    type Metric = { type: string, values: Record<string, number> } | undefined
+    const summary = JSON.parse(r.stdout) as { metrics: Record<string, Metric>, slotmq: { redis?: { primaries: number, commands: number, scriptCalls: number, messages: number } } }
+    const received = summary.metrics.mqtt_messages_received?.values.count ?? 0
+    const commands = summary.metrics.redis_commands?.values.count ?? -1
+    const scripts = summary.metrics.redis_script_calls?.values.count ?? -1
+    const perMessage = summary.metrics.redis_commands_per_message?.values.value ?? -1
+    assert.equal(received, 200)
+    assert.ok(perMessage > 0, `commands per message: ${JSON.stringify(summary.metrics.redis_commands_per_message)}`)
+    assert.equal(perMessage, commands / received, 'commands per message is the commands of the phase over the messages received')
+    assert.equal(summary.metrics.redis_script_calls_per_message?.values.value, scripts / received, 'script calls per message likewise')
+    assert.ok(scripts >= 0 && scripts <= commands, `script calls ${scripts} are among the ${commands} commands`)
+    assert.deepEqual(summary.slotmq.redis, { primaries: await primaryCount(redis.seeds), commands, scriptCalls: scripts, messages: received },
+      'one seed leads to every primary of the cluster')
+  })
+
+  test('--redis on a single Redis: one the brokers do not use counts no command (the bench\'s own INFO calls are left out), one a node uses counts its commands', async () => {
+    const single = await startRedisServer()
+    const seed = `${single.nodes[0]?.host ?? ''}:${single.nodes[0]?.port ?? 0}`
+    let node: Topology | undefined
+    try {
+      const idle = await runScenario('p2p', { ...options, clients: 2, redis: [seed] })
+      assert.equal(idle.received, 500)
+      assert.deepEqual(idle.redis, { primaries: 1, commands: 0, scriptCalls: 0, messages: 500 })
+
+      node = await startNodes(1, { redis: seed, 'redis-prefix': uniquePrefix() })
+      const used = await runScenario('p2p', { ...options, pub: node.urls, sub: node.urls, clients: 2, redis: [seed] })
+      assert.equal(used.received, 500)
+      assert.equal(used.redis?.primaries, 1)
+      assert.ok((used.redis?.commands ?? 0) > 0, `commands of a node on this Redis: ${JSON.stringify(used.redis)}`)
+    } finally {
+      await node?.close()
+      await single.stop()
+    }
+  })
 
   test('sharedsub: publishers on both nodes into one group of members on both nodes, each message reaches the group once and every member gets a share', async () => {
     const both = [topo.urls[0] as string, topo.urls[1] as string]
@@ -113,7 +167,7 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/)
   })
 
-  test('compare starts every broker, runs rounds, prints one table of medians with each broker\'s CPU per message and leaves nothing running', async () => {
+  test('compare starts every broker, runs rounds, prints one table of medians with each broker\'s CPU per message, Redis commands and script calls per message for the Redis-backed ones, and leaves nothing running', async () => {
     const r = await run(['bench', 'compare', '--duration', '1', '--scenarios', 'p2p-qos0', '--repeat', '2'])
     assert.equal(r.code, 0, r.stderr)
     // CPU time is read from /proc, so only Linux shows it.
@@ -121,6 +175,17 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     for (const name of ['aedes (memory, 1 node)', 'slotmq standalone', 'aedes + redis stack, 2 nodes', 'slotmq cluster, 2 nodes']) {
       assert.match(r.stdout, new RegExp(`\\| ${name.replace(/[()+]/g, '\\$&')}\\s+\\| [\\d,]+ msg/s${cpu}`), name)
     }
+    const rows = new Map(r.stdout.split('\n').filter(l => l.startsWith('| ')).map(l => {
+      const cells = l.split('|').slice(1, -1).map(c => c.trim())
+      return [cells[0] ?? '', cells.slice(1)]
+    }))
+    assert.deepEqual(rows.get('broker'), ['p2p QoS 0, max rate', 'Redis cmds/msg', 'scripts/msg'])
+    for (const name of ['aedes + redis stack, 2 nodes', 'slotmq cluster, 2 nodes']) {
+      const [, commands = '', scripts = ''] = rows.get(name) ?? []
+      assert.match(`${commands} ${scripts}`, /^[\d,]+(\.\d+)? [\d,]+(\.\d+)?$/, `${name}: Redis cmds/msg and scripts/msg`)
+      assert.ok(Number(commands.replace(/,/g, '')) > 0, `${name}: Redis cmds/msg '${commands}'`)
+    }
+    for (const name of ['aedes (memory, 1 node)', 'slotmq standalone']) assert.deepEqual(rows.get(name)?.slice(1), ['', ''], `${name} has no Redis figures`)
     assert.match(r.stdout, /Ratios \(x\) are received msg\/s relative to slotmq cluster, 2 nodes/)
     assert.match(r.stdout, /Each cell is the median of 2 rounds/)
     assert.equal(r.stderr.match(/slotmq cluster, 2 nodes: p2p QoS 0, max rate \(round \d of 2\)/g)?.length, 2)

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt'
 import { ClientPool, runId } from '../clients.js'
 import { makePayload, nowMs, readPayload } from '../payload.js'
 import { distribution, percentiles, Recorder } from '../recorder.js'
+import { costBetween, RedisProbe, type RedisCost } from '../redis-cost.js'
 import type { BenchOptions, BenchResult } from '../types.js'
 
 export interface FlowSpec {
@@ -33,10 +34,16 @@ const WINDOW = 64
 const STALL_MS = 200
 /** Pause between SUBACKs and the first publish: brokers that propagate subscriptions asynchronously get it too. */
 const SETTLE_MS = 300
+/**
+ * Pause between the last delivery and the second Redis reading: the subscribers'
+ * acknowledgements of the last messages reach the brokers, and their Redis, after it.
+ */
+const ACK_SETTLE_MS = 300
 
 export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<BenchResult> {
   const pool = new ClientPool()
   const id = runId()
+  const probe = opts.redis === undefined ? undefined : await RedisProbe.open(opts.redis, opts.timeoutMs)
   try {
     const subs: MqttClient[] = []
     for (const [i, s] of spec.subs.entries()) {
@@ -49,6 +56,7 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
     }
     await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
 
+    const commandsBefore = await probe?.commandCounts()
     const started = nowMs()
     const rec = new Recorder(started)
     const perSub = subs.map(() => 0)
@@ -149,6 +157,11 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
     const sendEnded = nowMs()
     await drain(rec, opts.timeoutMs)
     progress()
+    let redis: RedisCost | undefined
+    if (probe !== undefined && commandsBefore !== undefined) {
+      await new Promise(resolve => setTimeout(resolve, ACK_SETTLE_MS))
+      redis = costBetween(commandsBefore, await probe.commandCounts(), probe.primaries, rec.received)
+    }
     const sendS = (sendEnded - started) / 1000
     return {
       scenario: spec.scenario,
@@ -168,9 +181,11 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
       timings: {},
       facts: { publishers: pubs.length, subscribers: subs.length, ...(spec.group === true ? balance(perSub) : {}) },
       timeline: rec.timeline(),
-      distribution: distribution(rec.latency)
+      distribution: distribution(rec.latency),
+      ...(redis === undefined ? {} : { redis })
     }
   } finally {
+    probe?.close()
     await pool.closeAll()
   }
 }

@@ -6,81 +6,55 @@
  * used_memory of every primary is summed before and after: bytes per session, and the
  * Redis memory 10 million such sessions would need.
  */
-import { Redis } from 'ioredis'
 import { ClientPool, pick, runId } from '../clients.js'
 import { nowMs } from '../payload.js'
+import { RedisProbe } from '../redis-cost.js'
 import type { BenchOptions, BenchResult } from '../types.js'
 import { eventResult, storm, Timings } from './common.js'
 
 const CONCURRENCY = 50
 const FILTERS = 10
 
-export async function sessions (opts: BenchOptions & { redis?: string[] }): Promise<BenchResult> {
+export async function sessions (opts: BenchOptions): Promise<BenchResult> {
   const total = opts.clients ?? 1000
   const endpoints = [...new Set([...opts.pub, ...opts.sub])]
   const id = runId()
   const setup = new Timings()
-  const before = await usedMemory(opts.redis)
-  const started = nowMs()
-  const failures = await storm(total, CONCURRENCY, opts, async (i) => {
-    const pool = new ClientPool()
-    const t0 = nowMs()
-    try {
-      const client = await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-s${i}`, clean: false, timeoutMs: opts.timeoutMs })
-      await client.subscribeAsync(Array.from({ length: FILTERS }, (_, f) => `bench/${id}/s${i}/f${f}/+`), { qos: 1 })
-      setup.add(nowMs() - t0)
-      await client.endAsync()
-    } catch (err) {
-      await pool.closeAll()
-      throw err
-    }
-  })
-  const elapsedS = (nowMs() - started) / 1000
-  // Parking is asynchronous on the broker side: give the last disconnects a moment.
-  await new Promise(resolve => setTimeout(resolve, 500))
-  const after = await usedMemory(opts.redis)
-  const created = total - failures
-  const perSession = before === undefined || after === undefined || created === 0 ? undefined : Math.round((after - before) / created)
-  return eventResult('sessions', opts, elapsedS, { connect_subscribe: setup }, {
-    sessions: created,
-    failures,
-    subscriptions_per_session: FILTERS,
-    ...(perSession === undefined
-      ? {}
-      : {
-          redis_bytes_per_session: perSession,
-          redis_gib_for_10m_sessions: Math.round(perSession * 10_000_000 / 1024 ** 3 * 10) / 10
-        })
-  })
-}
-
-/** Sum of used_memory over the primaries behind `seeds` (a cluster's are found from one seed). */
-async function usedMemory (seeds: string[] | undefined): Promise<number | undefined> {
-  if (seeds === undefined || seeds.length === 0) return undefined
-  const open = (hostPort: string): Redis => {
-    const url = hostPort.includes('://') ? new URL(hostPort) : new URL(`redis://${hostPort}`)
-    return new Redis({ host: url.hostname, port: Number(url.port || 6379), lazyConnect: true, maxRetriesPerRequest: 1 })
-  }
-  const first = open(seeds[0] ?? '')
-  let primaries = seeds
+  const probe = opts.redis === undefined ? undefined : await RedisProbe.open(opts.redis, opts.timeoutMs)
   try {
-    await first.connect()
-    const nodes = await first.call('CLUSTER', 'NODES').catch(() => undefined)
-    if (typeof nodes === 'string') {
-      primaries = nodes.split('\n').filter(l => l.includes('master') && !l.includes('fail')).map(l => (l.split(' ')[1] ?? '').split('@')[0] ?? '')
-    }
+    const before = await probe?.usedMemory()
+    const started = nowMs()
+    const failures = await storm(total, CONCURRENCY, opts, async (i) => {
+      const pool = new ClientPool()
+      const t0 = nowMs()
+      try {
+        const client = await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-s${i}`, clean: false, timeoutMs: opts.timeoutMs })
+        await client.subscribeAsync(Array.from({ length: FILTERS }, (_, f) => `bench/${id}/s${i}/f${f}/+`), { qos: 1 })
+        setup.add(nowMs() - t0)
+        await client.endAsync()
+      } catch (err) {
+        await pool.closeAll()
+        throw err
+      }
+    })
+    const elapsedS = (nowMs() - started) / 1000
+    // Parking is asynchronous on the broker side: give the last disconnects a moment.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const after = await probe?.usedMemory()
+    const created = total - failures
+    const perSession = before === undefined || after === undefined || created === 0 ? undefined : Math.round((after - before) / created)
+    return eventResult('sessions', opts, elapsedS, { connect_subscribe: setup }, {
+      sessions: created,
+      failures,
+      subscriptions_per_session: FILTERS,
+      ...(perSession === undefined
+        ? {}
+        : {
+            redis_bytes_per_session: perSession,
+            redis_gib_for_10m_sessions: Math.round(perSession * 10_000_000 / 1024 ** 3 * 10) / 10
+          })
+    })
   } finally {
-    first.disconnect()
+    probe?.close()
   }
-  let bytes = 0
-  for (const p of primaries) {
-    const r = open(p)
-    try {
-      await r.connect()
-      bytes += Number(/^used_memory:(\d+)/m.exec(await r.info('memory'))?.[1] ?? 0)
-    } finally {
-      r.disconnect()
-    }
-  }
-  return bytes
 }

@@ -59,7 +59,7 @@ export interface MemberLease { memberId: string, deadlineMs: number, nowMs: numb
 /** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
 export type InboundHook = (message: Message) => Promise<void>
 
-/** Session messages between owners (see persistence.ts). */
+/** Session messages between owners (see src/sessions/). */
 export interface SessionHooks {
   /** `sender` took `clientId` over with `epoch`. */
   kicked: (clientId: string, epoch: string, sender: string) => void

@@ -5,7 +5,7 @@
  *
  * - a node whose fenced write finds a newer epoch "lets the session go": it closes the
  *   connection that held the old epoch, and hands what it was about to queue to the new
- *   owner (src/redis/persistence.ts `#stale`, `#moved`, `forward`);
+ *   owner (src/sessions/ownership.ts `stale`, `#moved`; outgoing.ts `forward`);
  * - of two simultaneous connects of one client id on two nodes, the survivor is the
  *   connection of the newer epoch, as GET /sessions/<id> shows;
  * - a dead node's parked sessions are adopted spread over the live nodes by a hash of the
@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Cluster } from 'ioredis'
 import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
-import { pickMember } from '../../src/redis/persistence.js'
+import { pickMember } from '../../src/sessions/reaper.js'
 import { Scripts } from '../../src/redis/scripts.js'
 import { closeAll, collect, connect, connectLater, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'

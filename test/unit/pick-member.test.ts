@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { pickMember } from '../../src/redis/persistence.js'
+import { pickMember } from '../../src/sessions/reaper.js'
 
 const MEMBERS = ['slotmq-1~0a1b2c3d', 'slotmq-2~4e5f6a7b', 'slotmq-3~8c9d0e1f', 'slotmq-4~23456789']
 const IDS = Array.from({ length: 4000 }, (_, i) => `sensor-${i}`)

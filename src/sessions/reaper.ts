@@ -1,0 +1,198 @@
+/**
+ * Reaping and hand-over: when a node dies (its lease reaped by this node) or stops
+ * gracefully (this node itself), its wills are published once each, its persistent
+ * sessions adopted by the live members (spread by a hash of member and client id), and
+ * the QoS 1/2 messages still in a dead node's journal handed to its sessions' new
+ * owners. Also the other way in: a session adopted from a peer, and messages this node's
+ * inbox may have missed.
+ */
+import { Qlobber } from 'qlobber'
+import { decodeStoredPacket } from '../redis/codec.js'
+import { filterSees, TOPIC_MATCHING } from '../topics.js'
+import type { OutgoingQueue } from './outgoing.js'
+import type { Ownership } from './ownership.js'
+import type { SessionSubscriptions } from './subscriptions.js'
+import { capQos, type Packet, type SessionContext, type Subscription } from './types.js'
+import type { SessionWills } from './wills.js'
+
+/** Session ids of a dead member claimed per SSCAN round. */
+const REAP_BATCH = 100
+/** A stopping node waits at most this long for its adopters to confirm their adoptions. */
+const HANDOVER_CONFIRM_MS = 3000
+
+export interface ReaperParts {
+  owners: Ownership
+  subs: SessionSubscriptions
+  outgoing: OutgoingQueue
+  wills: SessionWills
+  /** The sessions of this node with a subscription matching `topic` (in memory). */
+  match: (topic: string) => Promise<Subscription[]>
+}
+
+export class Reaper {
+  readonly #ctx: SessionContext
+  readonly #owners: Ownership
+  readonly #subs: SessionSubscriptions
+  readonly #outgoing: OutgoingQueue
+  readonly #wills: SessionWills
+  readonly #match: (topic: string) => Promise<Subscription[]>
+  /** Sessions this stopping node handed over, by adopter, not yet confirmed. */
+  readonly #unconfirmed = new Map<string, string>()
+  #allConfirmed: (() => void) | undefined
+
+  constructor (ctx: SessionContext, parts: ReaperParts) {
+    this.#ctx = ctx
+    this.#owners = parts.owners
+    this.#subs = parts.subs
+    this.#outgoing = parts.outgoing
+    this.#wills = parts.wills
+    this.#match = parts.match
+  }
+
+  /**
+   * Graceful stop (after every client was closed): the sessions parked here are adopted
+   * by `peers` as the reaper of a dead node would, so they keep being queued for.
+   */
+  async handOver (peers: string[]): Promise<void> {
+    await new Promise(resolve => setImmediate(resolve))
+    await this.#owners.settledClosing()
+    if (peers.length === 0) return
+    // Everything that reached this node was queued before it stopped: no journal replay.
+    // Until each adopter has the session loaded and routed to it, this node still queues
+    // for it (its scripts then name the adopter, so what arrives is forwarded there).
+    const confirmed = new Promise<void>(resolve => { this.#allConfirmed = resolve })
+    await this.reapMember(this.#ctx.links.memberId(), peers)
+    if (this.#unconfirmed.size === 0) return
+    const timer = setTimeout(() => this.#allConfirmed?.(), HANDOVER_CONFIRM_MS)
+    await confirmed
+    clearTimeout(timer)
+    if (this.#unconfirmed.size > 0) this.#ctx.log?.warn({ unconfirmed: this.#unconfirmed.size }, 'sessions handed over without their adopters\' confirmation')
+  }
+
+  /** `sender` confirmed it loaded `clientId`'s session, handed over by this node, and holds its routes. */
+  adoptionConfirmed (clientId: string, sender: string): void {
+    if (this.#unconfirmed.get(clientId) !== sender) return
+    this.#unconfirmed.delete(clientId)
+    if (this.#unconfirmed.size === 0) this.#allConfirmed?.()
+  }
+
+  /**
+   * This node reaped `dead`: publishes the wills of the connections it served (each
+   * claimed by one script: published once) and has its persistent sessions adopted by the
+   * live members, spread by client id; other sessions are deleted. Then (`dropRoutes`
+   * given) the QoS 1/2 messages in the dead node's journal go to the new owners of its
+   * sessions, adopted or reconnected elsewhere meanwhile: what it had queued already is
+   * recognised and not queued twice; what it had delivered may be delivered again.
+   */
+  async reapMember (dead: string, live: string[], dropRoutes?: () => Promise<void>): Promise<void> {
+    const replay = dropRoutes !== undefined
+    const index = this.#ctx.keys.sessionsOf(dead)
+    const me = this.#ctx.links.memberId()
+    // Persistent sessions the dead node held, by their owner now (adopter, or the node the
+    // client reconnected to), with their subscriptions: the journal is replayed to them.
+    const heirs = new Qlobber<{ clientId: string, qos: number, filter: string }>(TOPIC_MATCHING)
+    const owners = new Map<string, string>()
+    let cursor = '0'
+    let wills = 0
+    let adopted = 0
+    do {
+      const [next, ids] = await this.#ctx.redis.sscan(index, cursor, 'COUNT', REAP_BATCH)
+      cursor = next
+      await Promise.all(ids.map(async (id) => {
+        const adopter = pickMember(live, id)
+        const result = await this.#ctx.scripts.session(id).reap(dead, adopter, this.#ctx.settings.expiryMs)
+        if (result.will !== null) {
+          wills++
+          this.#wills.publishDead(decodeStoredPacket(result.will))
+        }
+        if (result.outcome === 'deleted') return
+        if (result.outcome === 'adopted') {
+          adopted++
+          // Told at once, ahead of any message this node forwards to it for the session.
+          if (adopter !== me) {
+            if (dead === me) this.#unconfirmed.set(id, adopter)
+            this.#ctx.links.adopt(adopter, id, result.epoch)
+          }
+          await this.#ctx.redis.sadd(this.#ctx.keys.sessionsOf(adopter), id)
+          if (adopter === me) await this.adopted(id, result.epoch)
+        }
+        if (!replay) return
+        const owner = result.outcome === 'adopted' ? adopter : await this.#ctx.redis.hget(this.#ctx.keys.session(id).meta, 'owner')
+        if (owner === null || owner === dead) return
+        owners.set(id, owner)
+        for (const sub of await this.#subs.stored(id)) {
+          if (sub.qos > 0) heirs.add(sub.topic, { clientId: id, qos: sub.qos, filter: sub.topic })
+        }
+      }))
+    } while (cursor !== '0')
+    let replayed = 0
+    await dropRoutes?.()
+    if (replay && owners.size > 0) {
+      for await (const entry of this.#ctx.links.journal(dead)) {
+        const topic = String(entry.message.topic)
+        const targets = entry.clientId === undefined
+          ? heirs.match(topic).filter(h => filterSees(h.filter, topic))
+          : [{ clientId: entry.clientId, qos: 2 }]
+        for (const target of targets) {
+          const owner = owners.get(target.clientId)
+          if (owner === undefined) continue
+          replayed++
+          const packet = capQos(entry.message, target.qos)
+          if (owner === me) await this.#outgoing.deliverDirect(target.clientId, packet)
+          else this.#ctx.links.forward(owner, target.clientId, packet)
+        }
+      }
+    }
+    await Promise.all([this.#ctx.redis.del(index), this.#ctx.links.dropJournal(dead)])
+    this.#ctx.log?.info({ memberId: dead, wills, adopted, replayed }, 'dead node settled: wills published, parked sessions adopted, journal replayed')
+  }
+
+  /**
+   * A QoS 1/2 message this node may have missed (its inbox was down): queued for its
+   * sessions that match and do not have it yet, and sent to them if connected.
+   */
+  async recovered (packet: Packet, clientId?: string): Promise<void> {
+    if (clientId !== undefined) return await this.#outgoing.deliverDirect(clientId, packet)
+    const topic = String(packet.topic)
+    const subs = await this.#match(topic)
+    await Promise.all(subs.filter(s => s.qos > 0 && filterSees(s.topic, topic)).map(async s => await this.#outgoing.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
+  }
+
+  /** A parked session this node now owns (adopted from a dead node): load and hold it. */
+  async adopted (clientId: string, epoch: string): Promise<void> {
+    const adoptedSession = this.#owners.adopt(clientId, epoch)
+    if (adoptedSession === undefined) return
+    const [subs, ttl] = await Promise.all([this.#subs.stored(clientId), this.#ctx.redis.pttl(this.#ctx.keys.session(clientId).meta)])
+    if (ttl > 0) adoptedSession.parkedUntil = Date.now() + ttl
+    if (this.#owners.get(clientId)?.epoch !== epoch) return
+    const routed: Array<Promise<void>> = []
+    await this.#subs.mirror({ id: clientId }, subs, routed)
+    await Promise.all(routed)
+  }
+}
+
+/**
+ * The live member that adopts a session: highest hash of (member, client id), so the
+ * sessions spread evenly and a member joining or leaving moves only its share.
+ */
+export function pickMember (live: string[], clientId: string): string {
+  let best = ''
+  let bestScore = -1
+  for (const m of live) {
+    const score = fnv1a(`${m}\u0000${clientId}`)
+    if (score > bestScore || (score === bestScore && m < best)) {
+      best = m
+      bestScore = score
+    }
+  }
+  return best
+}
+
+function fnv1a (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h
+}

@@ -40,12 +40,12 @@ import { StatsStore } from './admin/stats.js'
 import { isSessionTakenOver } from './errors.js'
 import { createRedis, type RedisConnections } from './redis/client.js'
 import { createKeySpace, type KeySpace } from './redis/keys.js'
+import { handlePeerRecords, sessionLinks } from './sessions/peers.js'
 import { RedisPersistence, type ClientLike, type Packet } from './sessions/persistence.js'
 import { RetainedStore } from './redis/retained.js'
 import { Scripts } from './redis/scripts.js'
 import { ClusterRouting } from './routing/cluster.js'
 import { JOURNAL_RETENTION_MS } from './routing/journal.js'
-import type { Message } from './routing/emitter.js'
 
 export type BrokerMode = 'standalone' | 'redis' | 'redis-cluster'
 
@@ -362,16 +362,13 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       keys,
       scripts,
       retained: new RetainedStore(redis.cmd, keys, scripts),
-      links: {
+      links: sessionLinks(routing.bus, {
         memberId: () => routing.memberId,
         hold: async (filter) => { await routing.hold(filter) },
         release: (filter) => routing.release(filter),
-        kick: (owner, clientId, epoch) => routing.kick(owner, clientId, epoch),
-        forward: (owner, clientId, packet) => routing.forwardTo(owner, clientId, packet as unknown as Message),
-        adopt: (owner, clientId, epoch) => routing.adopt(owner, clientId, epoch),
-        journal: (memberId) => routing.journal(memberId) as AsyncIterable<{ message: Packet, clientId?: string }>,
+        journal: (memberId) => routing.journal(memberId),
         dropJournal: async (memberId) => await routing.dropJournal(memberId)
-      },
+      }),
       settings: {
         queueCap: config.session.queueMax,
         expiryMs: config.session.expirySeconds * 1000,
@@ -382,14 +379,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       log
     })
     routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))
-    routing.setSessionHooks({
-      kicked: (clientId, epoch, sender) => persistence.kicked(clientId, epoch, sender),
-      direct: async (clientId, message) => await persistence.deliverDirect(clientId, message as unknown as Packet),
-      adopted: (clientId, epoch, sender) => {
-        persistence.adopted(clientId, epoch)
-          .then(() => routing.confirmAdoption(sender, clientId, epoch), (err: unknown) => log.warn({ clientId, err }, 'adopted session not loaded'))
-      },
-      adoptionConfirmed: (clientId, sender) => persistence.adoptionConfirmed(clientId, sender),
+    handlePeerRecords(routing.bus, persistence, log)
+    routing.setMemberHooks({
       reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes),
       recovered: async (message, clientId) => await persistence.recovered(message as unknown as Packet, clientId)
     })

@@ -11,10 +11,11 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
-import type { InboxRecord, PublishRecord } from '../redis/codec.js'
+import type { InboxRecord, PublishRecord } from './frames.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 import { ClusterEmitter, type Message } from './emitter.js'
+import { PeerBus } from './peer-bus.js'
 import { Inbox } from './inbox.js'
 import { Journal } from './journal.js'
 import { LocalRoutes } from './local-routes.js'
@@ -59,18 +60,10 @@ export interface MemberLease { memberId: string, deadlineMs: number, nowMs: numb
 /** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
 export type InboundHook = (message: Message) => Promise<void>
 
-/** Session messages between owners (see src/sessions/). */
-export interface SessionHooks {
-  /** `sender` took `clientId` over with `epoch`. */
-  kicked: (clientId: string, epoch: string, sender: string) => void
-  /** A QoS 1/2 message for one session this node owns. */
-  direct: (clientId: string, message: Message) => Promise<void>
+/** What the layer above does when the membership or the journal has news for it. */
+export interface MemberHooks {
   /** A QoS 1/2 message from this node's journal, possibly lost while its inbox was down. */
   recovered: (message: Message, clientId?: string) => Promise<void>
-  /** `sender` (the reaper of a dead member, or a node stopping) gave `clientId`'s parked session to this node. */
-  adopted: (clientId: string, epoch: string, sender: string) => void
-  /** `sender` confirmed it loaded `clientId`'s session, which this node gave it, and holds its routes. */
-  adoptionConfirmed: (clientId: string, sender: string) => void
   /**
    * This node reaped `memberId`: its wills and sessions are ours to settle. Call
    * `dropRoutes` after the adopters took their routes and before replaying the journal.
@@ -95,6 +88,8 @@ export interface JournalEntry { message: Message, clientId?: string }
 
 export class ClusterRouting {
   readonly emitter: ClusterEmitter
+  /** Records to and from peers about one client id (the sessions layer's kinds). */
+  readonly bus: PeerBus
   readonly table = new RouteTable()
   readonly #deps: ClusterRoutingDeps
   readonly #log: Logger
@@ -113,7 +108,7 @@ export class ClusterRouting {
   #started = false
   #closing: Promise<void> | undefined
   #inbound: InboundHook | undefined
-  #sessions: SessionHooks | undefined
+  #members: MemberHooks | undefined
   #admin: AdminHook | undefined
   #rejoined: (() => void) | undefined
   #starting: Promise<void> | undefined
@@ -141,6 +136,7 @@ export class ClusterRouting {
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
       }
     })
+    this.bus = new PeerBus((member, write) => this.#outbox.add(member, write), toRecord)
     this.#journal = new Journal({
       redis,
       keys,
@@ -149,10 +145,10 @@ export class ClusterRouting {
       lost: (m) => {
         if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
         else if (m.clientId === undefined) this.#deliver(toMessage(m.record))
-        else this.#direct(m.clientId, toMessage(m.record))
+        else this.#direct(m.clientId, toMessage(m.record), '')
       },
       replay: () => {
-        const hooks = this.#sessions
+        const hooks = this.#members
         // Shared group messages of the outage reach their members through the audit (`lost`).
         return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(toMessage(m.record), m.clientId) }
       },
@@ -233,8 +229,8 @@ export class ClusterRouting {
     this.#inbound = hook
   }
 
-  setSessionHooks (hooks: SessionHooks): void {
-    this.#sessions = hooks
+  setMemberHooks (hooks: MemberHooks): void {
+    this.#members = hooks
   }
 
   setAdminHook (hook: AdminHook): void {
@@ -265,33 +261,12 @@ export class ClusterRouting {
     return leases
   }
 
-  /** Tells `owner` that this node took `clientId` over with `epoch`. */
-  kick (owner: string, clientId: string, epoch: string): void {
-    this.#outbox.add(owner, w => w.kick(clientId, epoch))
-  }
-
-  /** Tells `owner` it now owns `clientId`'s parked session (adopted from a dead node). */
-  adopt (owner: string, clientId: string, epoch: string): void {
-    this.#outbox.add(owner, w => w.adopt(clientId, epoch))
-  }
-
-  /** Sends a QoS 1/2 message to the node that now owns `clientId`'s session. */
-  forwardTo (owner: string, clientId: string, message: Message): void {
-    const record = toRecord(message)
-    this.#outbox.add(owner, w => w.direct(clientId, record))
-  }
-
   /**
    * Holds a route for `filter` without a listener (a parked persistent session); resolves
    * once every peer has acknowledged the route (or the acknowledgement timed out).
    */
   async hold (filter: string): Promise<void> {
     await new Promise<void>(resolve => this.#local.added(filter, resolve))
-  }
-
-  /** Tells `sender` this node now holds the routes of `clientId`'s session, which it adopted. */
-  confirmAdoption (sender: string, clientId: string, epoch: string): void {
-    this.#outbox.add(sender, w => w.adopted(clientId, epoch))
   }
 
   release (filter: string): void {
@@ -452,20 +427,20 @@ export class ClusterRouting {
           else this.#dropPeer(r.memberId)
           break
         case 'kick':
-          this.#sessions?.kicked(r.clientId, r.epoch, sender)
+          void this.bus.dispatch({ kind: 'kick', clientId: r.clientId, epoch: r.epoch }, sender)
           break
         case 'direct':
-          this.#direct(r.clientId, toMessage(r.publish))
+          this.#direct(r.clientId, toMessage(r.publish), sender)
           break
         case 'shared':
           this.counts.received++
           this.#receiveShared(r.group, r.filter, toMessage(r.publish), r.hash, r.hops)
           break
         case 'adopt':
-          this.#sessions?.adopted(r.clientId, r.epoch, sender)
+          void this.bus.dispatch({ kind: 'adopt', clientId: r.clientId, epoch: r.epoch }, sender)
           break
         case 'adopted':
-          this.#sessions?.adoptionConfirmed(r.clientId, sender)
+          void this.bus.dispatch({ kind: 'adopted', clientId: r.clientId, epoch: r.epoch }, sender)
           break
         case 'admin':
           this.#admin?.(r.action, r.clientId, sender)
@@ -508,10 +483,13 @@ export class ClusterRouting {
   }
 
   /** A message handed over for one session: queued like the others, in arrival order. */
-  #direct (clientId: string, message: Message): void {
-    const hooks = this.#sessions
-    if (hooks === undefined) return
-    const work = hooks.direct(clientId, message).catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
+  /**
+   * A `direct` record's handler runs in order with this node's deliveries (`sender` is ''
+   * for one taken from the journal).
+   */
+  #direct (clientId: string, message: Message, sender: string): void {
+    const work = Promise.resolve(this.bus.dispatch({ kind: 'direct', clientId, message }, sender))
+      .catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
     this.#inOrder(work, () => {})
   }
 
@@ -580,8 +558,8 @@ export class ClusterRouting {
         await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
         await this.#redispatchJournal(m)
       }
-      if (this.#sessions === undefined) await dropRoutes()
-      else await this.#sessions.reaped(m, live, dropRoutes).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
+      if (this.#members === undefined) await dropRoutes()
+      else await this.#members.reaped(m, live, dropRoutes).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
       if (this.#peers.has(m)) await dropRoutes()
     }
     this.#deps.onReaped?.(dead)

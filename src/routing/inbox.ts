@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../logger.js'
 import type { RedisConnections } from '../redis/client.js'
-import { decodeFrame, FrameWriter, type InboxRecord } from '../redis/codec.js'
+import { decodeFrame, FrameWriter, type InboxRecord } from './frames.js'
 
 export interface InboxDeps {
   redis: RedisConnections

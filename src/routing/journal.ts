@@ -14,7 +14,7 @@
  */
 import type { Logger } from '../logger.js'
 import type { RedisConnections } from '../redis/client.js'
-import { decodeFrame, type InboxRecord, type PublishRecord } from '../redis/codec.js'
+import { decodeFrame, type InboxRecord, type PublishRecord } from './frames.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 

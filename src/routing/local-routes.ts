@@ -6,7 +6,7 @@
  * a publish made on any node after SUBACK reaches the new subscriber.
  */
 import type { Logger } from '../logger.js'
-import type { RouteChange } from '../redis/codec.js'
+import type { RouteChange } from './frames.js'
 
 export interface LocalRoutesDeps {
   /** Resolves once the node has joined the cluster. */

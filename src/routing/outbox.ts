@@ -5,7 +5,7 @@
  * appended to the peer's journal (a Redis stream in the inbox's slot, by the same script
  * that SPUBLISHes it): if the peer dies before queueing them, its reaper replays the journal.
  */
-import { FrameWriter } from '../redis/codec.js'
+import { FrameWriter } from './frames.js'
 
 export interface OutboxDeps {
   /** This member's id, written in every frame header. */

@@ -5,7 +5,7 @@
  * top of the snapshot. Every delta is acknowledged once applied (or found stale).
  */
 import type { Logger } from '../logger.js'
-import type { RouteChange } from '../redis/codec.js'
+import type { RouteChange } from './frames.js'
 import type { RouteTable } from './route-table.js'
 
 export interface PeerSyncDeps {

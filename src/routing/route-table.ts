@@ -5,7 +5,7 @@
  */
 import { QlobberDedup } from 'qlobber'
 import { filterSees, TOPIC_MATCHING } from '../topics.js'
-import type { RouteChange } from '../redis/codec.js'
+import type { RouteChange } from './frames.js'
 import { parseShareEntry, shareKey } from './shared.js'
 
 /** Members of one shared group (group, filter) on the peers: member id → member count. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeFrame, decodeRetained, encodeRetained, FrameWriter } from '../../src/redis/codec.js'
+import { decodeRetained, encodeRetained } from '../../src/redis/codec.js'
+import { decodeFrame, FrameWriter } from '../../src/routing/frames.js'
 import { BrokerError } from '../../src/errors.js'
 
 test('a frame carries batched publishes and control records in order', () => {

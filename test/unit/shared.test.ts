@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeFrame, FrameWriter } from '../../src/redis/codec.js'
+import { decodeFrame, FrameWriter } from '../../src/routing/frames.js'
 import { RouteTable } from '../../src/routing/route-table.js'
 import { hash32, parseShare, parseShareEntry, pick, shareEntry, type PickState } from '../../src/routing/shared.js'
 

@@ -25,7 +25,7 @@ export default function () {
       setTimeout(() => { for (const c of clients) c.end() }, settings.durationMs)
       return
     }
-    const client = new Client({ clientId: `k6-conn-${__VU}-${i}-${Date.now()}` })
+    const client = new Client({ client_id: `k6-conn-${__VU}-${i}-${Date.now()}` })
     const started = Date.now()
     let settled = false
     client.on('connect', () => {

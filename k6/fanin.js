@@ -28,7 +28,7 @@ export default function () {
 
 function subscribeAll () {
   const streams = new Streams(streamTopics(base), settings.messages)
-  const sub = new Client({ clientId: `k6-fanin-s-${Date.now()}` })
+  const sub = new Client({ client_id: `k6-fanin-s-${Date.now()}` })
   sub.on('message', (topic, payload) => {
     const m = streams.receive(topic, payload)
     if (m === undefined) return

@@ -24,7 +24,7 @@ export const options = {
 
 export default function () {
   const tracker = new StreamTracker()
-  const sub = new Client({ clientId: `k6-fanout-s${__VU}-${Date.now()}` })
+  const sub = new Client({ client_id: `k6-fanout-s${__VU}-${Date.now()}` })
   sub.on('message', (_t, payload) => {
     const p = readPayload(payload)
     if (p === undefined) return

@@ -27,8 +27,8 @@ export default function () {
   const topic = `k6/${run}/p2p/${__VU}`
   const tracker = new StreamTracker()
   let sent = 0
-  const sub = new Client({ clientId: `k6-${run}-s${__VU}` })
-  const pub = new Client({ clientId: `k6-${run}-p${__VU}` })
+  const sub = new Client({ client_id: `k6-${run}-s${__VU}` })
+  const pub = new Client({ client_id: `k6-${run}-p${__VU}` })
 
   sub.on('message', (_topic, payload) => {
     const p = readPayload(payload)

@@ -28,7 +28,7 @@ export default function () {
 }
 
 function publishAll () {
-  const pub = new Client({ clientId: `k6-retained-p-${Date.now()}` })
+  const pub = new Client({ client_id: `k6-retained-p-${Date.now()}` })
   pub.on('connect', async () => {
     for (let i = 0; i < settings.count; i++) await pub.publishAsync(topicOf(i), makePayload(i, settings.size), { qos: 1, retain: true })
     // Delete them once every subscriber has had its turn.
@@ -41,7 +41,7 @@ function publishAll () {
 }
 
 function subscribe () {
-  const sub = new Client({ clientId: `k6-retained-s${__VU}-${Date.now()}` })
+  const sub = new Client({ client_id: `k6-retained-s${__VU}-${Date.now()}` })
   const topics = new Set()
   let started
   let done = false

@@ -40,7 +40,7 @@ function runGroup () {
   const counts = []
   for (let i = 0; i < members; i++) {
     counts.push(0)
-    const member = new Client({ clientId: `k6-sharedsub-m${i}-${Date.now()}` })
+    const member = new Client({ client_id: `k6-sharedsub-m${i}-${Date.now()}` })
     member.on('message', (topic, payload) => {
       const m = streams.receive(topic, payload)
       if (m === undefined) return

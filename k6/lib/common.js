@@ -1,6 +1,7 @@
 // Shared by the k6 scenarios: settings from __ENV, the benchmark payload (the same layout
 // as `slotmq bench`: 8-byte sequence, 8-byte float64 epoch-ms timestamp, padding) and
-// per-stream loss and duplicate tracking. Runs inside k6 (no Node APIs).
+// per-stream loss and duplicate tracking. Runs inside k6 (no Node APIs). Options passed to
+// the MQTT extension are snake_case (client_id), the names grafana/xk6-mqtt reads.
 import { Client } from 'k6/x/mqtt'
 
 export const settings = {
@@ -30,15 +31,20 @@ export function oncePerVu (vus, durationMs) {
   return { executor: 'per-vu-iterations', vus, iterations: 1, maxDuration: `${Math.ceil(durationMs / 1000) + 30}s` }
 }
 
+/**
+ * A payload as a Uint8Array. The extension's publish() accepts a string or a Uint8Array; it
+ * rejects a bare ArrayBuffer ("String or ArrayBuffer expected"), whatever its index.d.ts says.
+ */
 export function makePayload (seq, size) {
-  const buf = new ArrayBuffer(size)
-  const view = new DataView(buf)
+  const bytes = new Uint8Array(size)
+  const view = new DataView(bytes.buffer)
   view.setUint32(0, Math.floor(seq / 4294967296))
   view.setUint32(4, seq % 4294967296)
   view.setFloat64(8, Date.now())
-  return buf
+  return bytes
 }
 
+/** Sequence and send time of a received payload (the extension hands over an ArrayBuffer). */
 export function readPayload (buf) {
   if (buf.byteLength < 16) return undefined
   const view = new DataView(buf)
@@ -106,7 +112,7 @@ export class Streams {
  * settings.rate per second (settings.durationMs in all), on MQTT_PUB_URL.
  */
 export function publishStream (name, topic, graceMs) {
-  const pub = new Client({ clientId: `k6-${name}-p${__VU}-${Date.now()}` })
+  const pub = new Client({ client_id: `k6-${name}-p${__VU}-${Date.now()}` })
   let seq = 0
   pub.on('connect', () => {
     setTimeout(() => {

@@ -1,8 +1,10 @@
 // Runs a k6 MQTT scenario without k6: each VU in its own worker thread (k6 gives every VU
 // its own runtime), stand-ins for k6's modules, then the thresholds evaluated over all
-// VUs' samples. Prints one JSON object: { metrics, thresholds, skipped, ok }. `metrics`
-// holds only metrics with at least one sample (as k6's summary), so a metric a script
-// never recorded is missing, not 0.
+// VUs' samples. Prints one JSON object: { metrics, thresholds, skipped, problems, ok }.
+// `metrics` holds only metrics with at least one sample (as k6's summary), so a metric a
+// script never recorded is missing, not 0. `problems` lists what the script asked of the
+// MQTT extension that the real one ignores (options it never reads, clean_session false,
+// a second handler for an event, ...): see options.mjs and mqtt.mjs.
 // With --no-time-thresholds, thresholds on time metrics (Trends created with isTime, e.g.
 // latencies) are listed in `skipped` instead of evaluated: short runs on a shared CI
 // machine say nothing about latency; loss and correctness thresholds are still evaluated.
@@ -32,8 +34,9 @@ if (isMainThread) {
     worker.once('error', err => { clearTimeout(timer); reject(err) })
   })))
   const samples = {}
+  const problems = [...new Set(results.flatMap(r => r.problems))]
   for (const r of results) {
-    for (const [name, m] of Object.entries(r)) {
+    for (const [name, m] of Object.entries(r.metrics)) {
       const s = (samples[name] ??= { type: m.type, isTime: m.isTime, values: [] })
       s.values.push(...m.samples)
     }
@@ -53,7 +56,7 @@ if (isMainThread) {
       ok &&= pass
     }
   }
-  process.stdout.write(JSON.stringify({ metrics, thresholds, skipped, ok }) + '\n')
+  process.stdout.write(JSON.stringify({ metrics, thresholds, skipped, problems, ok }) + '\n')
   process.exit(0)
 } else {
   globalThis.__ENV = workerData.env
@@ -62,17 +65,20 @@ if (isMainThread) {
   const pending = trackTimers()
   const mod = await import(`${workerData.url}?vu=${workerData.vu}`)
   const { registry } = await import('k6/metrics')
-  const { openClients } = await import('k6/x/mqtt')
+  const { liveClients } = await import('k6/x/mqtt')
+  const { problems } = await import(new URL('options.mjs', import.meta.url).href)
   await mod.default()
-  // A VU ends when its event loop has nothing left: no connection open, no timer pending.
+  // A VU ends when its event loop has nothing left: no Client left un-ended (each one keeps
+  // its VU alive from construction until end(), as the extension's event loop does), no timer pending.
   await new Promise(resolve => {
     let idleChecks = 0
     const timer = pending.setInterval(() => {
-      idleChecks = openClients.size === 0 && pending.count() === 0 ? idleChecks + 1 : 0
+      idleChecks = liveClients.size === 0 && pending.count() === 0 ? idleChecks + 1 : 0
       if (idleChecks >= 5) { clearInterval(timer); resolve() }
     }, 50)
   })
-  parentPort.postMessage(Object.fromEntries([...registry].map(([name, m]) => [name, { type: m.type, isTime: m.isTime, samples: m.samples }])))
+  const metrics = Object.fromEntries([...registry].map(([name, m]) => [name, { type: m.type, isTime: m.isTime, samples: m.samples }]))
+  parentPort.postMessage({ metrics, problems })
 }
 
 /** Counts the script's pending timers (k6 keeps a VU alive while any is pending). */
@@ -101,6 +107,7 @@ function parseDuration (text) {
 
 function summarize (type, values) {
   if (type === 'counter') return { count: values.reduce((a, b) => a + b, 0) }
+  if (type === 'rate') return { rate: values.length === 0 ? 0 : values.filter(v => v !== 0).length / values.length }
   if (values.length === 0) return { count: 0 }
   const sorted = [...values].sort((a, b) => a - b)
   const p = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q / 100 * sorted.length) - 1)]
@@ -108,7 +115,7 @@ function summarize (type, values) {
 }
 
 function evaluate (expr, values) {
-  const m = /^(count|avg|min|max|p\(\d+(?:\.\d+)?\))\s*(==|<=|>=|<|>)\s*(\d+(?:\.\d+)?)$/.exec(expr.trim())
+  const m = /^(count|rate|avg|min|max|p\(\d+(?:\.\d+)?\))\s*(==|<=|>=|<|>)\s*(\d+(?:\.\d+)?)$/.exec(expr.trim())
   if (m === null) throw new Error(`threshold not understood by the stand-in: ${expr}`)
   const v = values[m[1]] ?? 0
   const x = Number(m[3])

@@ -2,8 +2,10 @@
 #   docker build -t slotmq .
 #   docker run --rm -p 1883:1883 -p 8083:8083 -p 8888:8888 slotmq
 # Settings come from SLOTMQ_* environment variables (README, Configuration).
+# Runtime: Node 24 LTS, pinned by exact version (slotmq needs Node 22 or newer; it still
+# runs on 20, which is past its end of life).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24.19.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Scripts are skipped here because `prepare` builds, and the sources are not copied yet.
@@ -13,7 +15,7 @@ COPY types types
 COPY src src
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24.19.0-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -25,6 +27,11 @@ COPY --from=build /app/dist dist
 USER node
 # MQTT over TCP, MQTT over WebSocket (/mqtt), HTTP (/health, /ready, /metrics)
 EXPOSE 1883 8083 8888
+# Healthy when GET /ready answers 200 on the HTTP port: listeners bound, not shutting down
+# and, on Redis, Redis reachable, lease held, inbox answering. With SLOTMQ_HTTP_PORT=off
+# there is no HTTP listener: override the check (docker run --no-healthcheck).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SLOTMQ_HTTP_PORT || 8888) + '/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM (docker stop) shuts the node down gracefully: clients closed, sessions handed over.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/slotmq.js"]

@@ -2,8 +2,9 @@
  * docker-compose.redis.yml, deploy/haproxy.cfg, deploy/redis-cluster.conf and the
  * Dockerfile agree with each other and with what slotmq accepts. No Docker engine runs
  * here, so these checks read the files: settings exist, the command line parses, ports
- * and health checks match the listeners, HAProxy points at the broker services, and
- * the cluster-create command names every Redis node.
+ * and health checks match the listeners, HAProxy points at the broker services, the
+ * cluster-create command names every Redis node, every image is pinned by exact version
+ * and the Dockerfile's HEALTHCHECK asks /ready.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -178,4 +179,31 @@ test('HAProxy balances MQTT and WebSocket in TCP mode over every broker service,
     assert.deepEqual(servers.sort(), brokers.map(([name]) => `${name}:${String(port)}`).sort())
   }
   assert.ok(haproxy.volumes?.includes('./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'), `HAProxy volumes: ${JSON.stringify(haproxy.volumes)}`)
+})
+
+test('every image is pinned by exact version, and the Dockerfile runs Node 22 or newer', () => {
+  const exact = /^[a-z0-9./-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$/
+  for (const [name, s] of entries.filter(([, s]) => s.build === undefined)) {
+    assert.match(s.image ?? '', exact, `${name}: image ${String(s.image)}`)
+  }
+  const from = [...read('Dockerfile').matchAll(/^FROM (\S+)/gm)].map(m => m[1] ?? '')
+  assert.ok(from.length > 0, 'the Dockerfile has FROM lines')
+  for (const image of from) {
+    assert.match(image, exact, `FROM ${image}`)
+    const major = Number(/^node:(\d+)\./.exec(image)?.[1])
+    assert.ok(major >= 22, `FROM ${image}: Node 22 LTS or newer`)
+  }
+})
+
+test('the Dockerfile HEALTHCHECK asks /ready on the HTTP port the node listens on', () => {
+  const healthcheck = /^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1]
+  assert.ok(healthcheck !== undefined, 'the Dockerfile has a HEALTHCHECK with an exec-form CMD')
+  const [program, flag, script] = JSON.parse(healthcheck) as string[]
+  assert.deepEqual([program, flag], ['node', '-e'])
+  const httpPort = SETTINGS.find(s => s.key === 'http.port')
+  assert.ok(httpPort !== undefined)
+  // The port comes from the same variable the node reads, with the same default.
+  const port = new RegExp(`process\\.env\\.${httpPort.env} \\|\\| (\\d+)`).exec(script ?? '')?.[1]
+  assert.equal(Number(port), loadConfig({ env: {} }).http.port, script)
+  assert.match(script ?? '', /'\/ready'\)/)
 })

@@ -64,6 +64,7 @@ export function helpText (): string {
     '                             the admin API of a running node (slotmq admin --help)',
     '  slotmq users add|remove|list ...',
     '                             MQTT users in the auth file or in Redis (slotmq users --help)',
+    '  slotmq doctor --redis URL  check a Redis deployment before first use (slotmq doctor --help)',
     '  slotmq help                show this help',
     '  slotmq version             print the version',
     '',

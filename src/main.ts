@@ -14,6 +14,7 @@ export async function main (argv: readonly string[], env: Record<string, string 
   if (argv[0] === 'chaos') return await chaos(argv.slice(1))
   if (argv[0] === 'admin') return await admin(argv.slice(1), env)
   if (argv[0] === 'users') return await users(argv.slice(1), env)
+  if (argv[0] === 'doctor') return await doctor(argv.slice(1), env)
   let commandLine: CommandLine
   let config: Config
   try {
@@ -120,6 +121,17 @@ async function chaos (args: string[]): Promise<number> {
       return EXIT_CONFIG
     }
     return 1
+  }
+}
+
+async function doctor (args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { doctorCommand } = await import('./redis/doctor-command.js')
+  try {
+    return await doctorCommand(args, { env, out: (text) => process.stdout.write(text) })
+  } catch (err) {
+    if (!(err instanceof BrokerError)) throw err
+    process.stderr.write(`slotmq doctor: ${err.message}\nRun \`slotmq doctor --help\` for the options.\n`)
+    return EXIT_CONFIG
   }
 }
 

@@ -12,6 +12,7 @@ import { Cluster, Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { BrokerError, ERR } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { probeSeeds, REDIS_STARTUP_TIMEOUT_MS, type Seed } from './probe.js'
 
 export type RedisClient = Cluster | Redis
 
@@ -43,10 +44,6 @@ export interface RedisConnections {
   close: () => Promise<void>
 }
 
-type ProbeOptions = Record<string, unknown>
-
-interface Seed { host: string, port: number, tls: boolean, username?: string, password?: string }
-
 export function parseSeed (seed: string): Seed {
   if (/^rediss?:\/\//.test(seed)) {
     const url = new URL(seed)
@@ -62,9 +59,6 @@ export function parseSeed (seed: string): Seed {
   const i = seed.lastIndexOf(':')
   return { host: seed.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(seed.slice(i + 1)), tls: false }
 }
-
-/** How long start-up waits for the first Redis answer before giving up. */
-const PROBE_TIMEOUT_MS = 10_000
 
 export async function createRedis (config: Config, deps: { log: Logger, memberName: string }): Promise<RedisConnections> {
   const log = deps.log.child({ module: 'redis' })
@@ -83,7 +77,8 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
     enableAutoPipelining: true
   }
 
-  const probed = await probe(seeds, base)
+  const startedAt = Date.now()
+  const probed = await probeSeeds(seeds, base, REDIS_STARTUP_TIMEOUT_MS)
   const mode = config.redis.mode === 'auto' ? probed.mode : config.redis.mode
   if (mode === 'cluster' && !probed.sharded) {
     throw new BrokerError(ERR.REDIS_MODE, `Redis Cluster ${probed.version} has no SPUBLISH: slotmq needs Redis 7 or later in cluster mode`)
@@ -124,6 +119,12 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
   }
   watch(cmd, log, 'commands')
   watch(sub, log, 'subscriber')
+  try {
+    await whenReady([cmd, sub], mode, REDIS_STARTUP_TIMEOUT_MS - (Date.now() - startedAt))
+  } catch (err) {
+    await Promise.all([quit(cmd), quit(sub)])
+    throw err
+  }
   log.info({ mode, version: probed.version, sharded: probed.sharded, seeds: seeds.length }, 'redis probed')
 
   let closed = false
@@ -209,44 +210,30 @@ function watch (client: RedisClient, log: Logger, role: string): void {
   })
 }
 
-async function probe (seeds: Seed[], base: ProbeOptions): Promise<{ mode: 'cluster' | 'single', version: string, sharded: boolean }> {
-  const problems: string[] = []
-  for (const seed of seeds) {
-    const r = new Redis({
-      ...base,
-      host: seed.host,
-      port: seed.port,
-      lazyConnect: true,
-      enableAutoPipelining: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: PROBE_TIMEOUT_MS,
-      retryStrategy: () => null
-    })
-    let lastError: Error | undefined
-    r.on('error', (err: Error) => { lastError = err })
-    try {
-      await r.connect()
-      const server = await r.info('server')
-      const version = /redis_version:([^\r\n]+)/.exec(server)?.[1] ?? 'unknown'
-      const cluster = await r.info('cluster').catch(() => '')
-      const mode = /cluster_enabled:1/.test(cluster) ? 'cluster' : 'single'
-      return { mode, version, sharded: await hasSpublish(r, version) }
-    } catch (err) {
-      // ioredis reports a refused connection as "Connection is closed"; the socket error says why.
-      problems.push(`${seed.host}:${seed.port}: ${(lastError ?? err as Error).message}`)
-    } finally {
-      r.disconnect()
-    }
-  }
-  throw new BrokerError(ERR.REDIS_UNREACHABLE, `no Redis seed answered: ${problems.join('; ')}`, { problems })
-}
-
-async function hasSpublish (r: Redis, version: string): Promise<boolean> {
+/**
+ * Waits until both clients are ready (a cluster: slots loaded and connected), within what
+ * is left of the start-up deadline; the clients' last error is the reason otherwise.
+ */
+async function whenReady (clients: RedisClient[], mode: string, remainingMs: number): Promise<void> {
+  let lastError: Error | undefined
+  const onError = (err: Error): void => { lastError = err }
+  let timer: NodeJS.Timeout | undefined
   try {
-    const info = await r.call('COMMAND', 'INFO', 'SPUBLISH') as unknown[]
-    return Array.isArray(info) && info[0] !== null && info[0] !== undefined
-  } catch {
-    // Some managed services rename or hide COMMAND: fall back to the version.
-    return Number(version.split('.')[0]) >= 7
+    await Promise.race([
+      Promise.all(clients.map(async c => {
+        c.on('error', onError)
+        // Not events.once: it rejects on the first 'error', and ioredis retries after those.
+        if (c.status !== 'ready') await new Promise<void>(resolve => c.once('ready', () => resolve()))
+      })),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          const why = lastError === undefined ? '' : `: ${lastError.message}`
+          reject(new BrokerError(ERR.REDIS_UNREACHABLE, `Redis (${mode}) not ready within ${REDIS_STARTUP_TIMEOUT_MS / 1000} s of start-up${why}`))
+        }, Math.max(0, remainingMs))
+      })
+    ])
+  } finally {
+    clearTimeout(timer)
+    for (const c of clients) c.off('error', onError)
   }
 }

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import { SETTINGS } from './config.js'
+import { closest, parseArgsMessage } from './did-you-mean.js'
 import { BrokerError, ERR } from './errors.js'
 
 export type Command = 'start' | 'help' | 'version'
@@ -15,6 +16,8 @@ export interface CommandLine {
 }
 
 const COMMANDS: readonly Command[] = ['start', 'help', 'version']
+/** Every command main.ts knows, for "did you mean". */
+const ALL_COMMANDS = [...COMMANDS, 'admin', 'users', 'bench', 'chaos', 'doctor']
 
 export function parseCommandLine (argv: readonly string[]): CommandLine {
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = {
@@ -28,7 +31,7 @@ export function parseCommandLine (argv: readonly string[]): CommandLine {
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new BrokerError(ERR.USAGE, (err as Error).message, { cause: err })
+    throw new BrokerError(ERR.USAGE, parseArgsMessage(err, options), { cause: err })
   }
   const { values, positionals } = parsed
   if (positionals.length > 1) {
@@ -36,7 +39,8 @@ export function parseCommandLine (argv: readonly string[]): CommandLine {
   }
   const name = positionals[0] ?? 'start'
   if (!(COMMANDS as readonly string[]).includes(name)) {
-    throw new BrokerError(ERR.USAGE, `unknown command '${name}'`)
+    const match = closest(name, ALL_COMMANDS)
+    throw new BrokerError(ERR.USAGE, `unknown command '${name}'${match === undefined ? '' : `; did you mean ${match}?`}`)
   }
   const command: Command = values.help === true ? 'help' : values.version === true ? 'version' : name as Command
   const flags: Record<string, string | undefined> = {}

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
+import { didYouMean } from './did-you-mean.js'
 import { BrokerError, ERR } from './errors.js'
 import { SHARED_STRATEGIES, type SharedStrategy } from './routing/shared.js'
 
@@ -173,7 +174,14 @@ export function loadConfig (sources: ConfigSources): Config {
       values.set(s.key, s.default)
       continue
     }
-    const result = s.schema.safeParse(raw.get(s.key))
+    const value = raw.get(s.key)
+    // z.coerce would read '' as 0 (a random port) or as an empty list: an empty value is
+    // a mistake, except where the empty string is the default (the key prefix).
+    if (typeof value === 'string' && value.trim() === '' && s.default !== '') {
+      problems.push(`${s.key} (${origin.get(s.key) ?? 'default'}): empty value; leave the setting out to get its default`)
+      continue
+    }
+    const result = s.schema.safeParse(value)
     if (result.success) {
       values.set(s.key, result.data)
     } else {
@@ -254,7 +262,7 @@ function collectFileValues (
       SETTINGS.some(s => s.key.startsWith(key + '.'))) {
       collectFileValues(value as Record<string, unknown>, key + '.', raw, origin, where, problems)
     } else {
-      problems.push(`${key} (${where}): unknown setting`)
+      problems.push(`${key} (${where}): unknown setting${didYouMean(key, SETTINGS.map(s => s.key))}`)
     }
   }
 }

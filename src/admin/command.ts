@@ -4,6 +4,7 @@
  * bad usage.
  */
 import { parseArgs } from 'node:util'
+import { parseArgsMessage } from '../did-you-mean.js'
 import { BrokerError, ERR } from '../errors.js'
 
 export const ADMIN_HELP = `Usage: slotmq admin COMMAND [options]
@@ -30,21 +31,18 @@ export interface AdminCommandIo {
 
 export async function adminCommand (args: string[], io: AdminCommandIo): Promise<number> {
   let parsed
+  const options = { url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const
   try {
-    parsed = parseArgs({
-      args,
-      options: { url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true
-    })
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new BrokerError(ERR.USAGE, (err as Error).message, { cause: err })
+    throw new BrokerError(ERR.USAGE, parseArgsMessage(err, options), { cause: err })
   }
   const { values, positionals } = parsed
-  if (values.help === true || positionals.length === 0) {
+  if (values.help === true) {
     io.out(ADMIN_HELP)
-    return values.help === true ? 0 : 2
+    return 0
   }
+  if (positionals.length === 0) throw new BrokerError(ERR.USAGE, 'missing command: slotmq admin nodes|clients|session|kick|drain [options]')
   const [command, arg, extra] = positionals
   const id = (what: string): string => {
     if (arg === undefined || arg === '') throw new BrokerError(ERR.USAGE, `admin ${command ?? ''} needs a ${what}`)

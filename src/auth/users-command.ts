@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util'
 import { loadConfig, type Config } from '../config.js'
+import { parseArgsMessage } from '../did-you-mean.js'
 import { BrokerError, ERR } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createRedis } from '../redis/client.js'
@@ -43,35 +44,33 @@ function usage (message: string): never {
   throw new BrokerError(ERR.USAGE, message)
 }
 
+const USERS_OPTIONS = {
+  'auth-file': { type: 'string' },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  'redis-mode': { type: 'string' },
+  'redis-username': { type: 'string' },
+  'redis-password': { type: 'string' },
+  password: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 /** Runs the users command; returns the exit status. Usage errors throw ERR_USAGE. */
 export async function usersCommand (args: string[], io: UsersIo): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'auth-file': { type: 'string' },
-        redis: { type: 'string' },
-        'redis-prefix': { type: 'string' },
-        'redis-mode': { type: 'string' },
-        'redis-username': { type: 'string' },
-        'redis-password': { type: 'string' },
-        password: { type: 'string' },
-        'password-stdin': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    })
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: USERS_OPTIONS })
   } catch (err) {
-    usage((err as Error).message)
+    usage(parseArgsMessage(err, USERS_OPTIONS))
   }
   const { values, positionals } = parsed
   const [action, name, extra] = positionals
-  if (values.help === true || action === undefined || action === 'help') {
+  if (values.help === true || action === 'help') {
     io.out(USERS_HELP)
     return 0
   }
+  if (action === undefined) usage('missing command: slotmq users add|remove|list [NAME] [options]')
   if (extra !== undefined) usage(`unexpected argument '${extra}'`)
   if (!['add', 'remove', 'list'].includes(action)) usage(`unknown users command '${action}' (add, remove or list)`)
   if (action !== 'list' && (name === undefined || name === '')) usage(`slotmq users ${action} needs a user name`)

@@ -3,6 +3,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { didYouMean, parseArgsMessage } from '../did-you-mean.js'
 import { BrokerError, ERR } from '../errors.js'
 import { parseEndpoints } from './clients.js'
 import { htmlReport, k6Summary, progressLine, renderTable } from './output.js'
@@ -96,38 +97,36 @@ function list (value: string): string[] {
   return value.split(',').map(s => s.trim()).filter(s => s.length > 0)
 }
 
+const BENCH_OPTIONS = {
+  pub: { type: 'string' },
+  sub: { type: 'string' },
+  qos: { type: 'string' },
+  size: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  clients: { type: 'string' },
+  publishers: { type: 'string' },
+  clean: { type: 'string' },
+  timeout: { type: 'string' },
+  metrics: { type: 'string' },
+  redis: { type: 'string' },
+  scenarios: { type: 'string' },
+  repeat: { type: 'string' },
+  json: { type: 'boolean' },
+  report: { type: 'string' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 export function parseBenchOptions (args: string[]): { scenario: string, options: ScenarioOptions, json: boolean, report: string | undefined } {
   let parsed
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        pub: { type: 'string' },
-        sub: { type: 'string' },
-        qos: { type: 'string' },
-        size: { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        clients: { type: 'string' },
-        publishers: { type: 'string' },
-        clean: { type: 'string' },
-        timeout: { type: 'string' },
-        metrics: { type: 'string' },
-        redis: { type: 'string' },
-        scenarios: { type: 'string' },
-        repeat: { type: 'string' },
-        json: { type: 'boolean' },
-        report: { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    })
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: BENCH_OPTIONS })
   } catch (err) {
-    usage((err as Error).message)
+    usage(parseArgsMessage(err, BENCH_OPTIONS))
   }
   const { values: v, positionals } = parsed
-  const scenario = v.help === true ? 'help' : positionals[0] ?? 'help'
+  const scenario = v.help === true ? 'help' : positionals[0]
+  if (scenario === undefined) usage(`missing scenario: slotmq bench ${[...Object.keys(SCENARIOS), 'compare'].join('|')} [options]`)
   const pub = parseEndpoints(v.pub ?? '127.0.0.1:1883')
   const qos = int('qos', v.qos, 0) as number
   if (qos > 2) usage('--qos must be 0, 1 or 2')
@@ -167,7 +166,7 @@ export async function benchCommand (args: string[]): Promise<number> {
     const { compareCommand } = await import('./compare.js')
     return await compareCommand(options, json)
   }
-  if (!(scenario in SCENARIOS)) usage(`unknown scenario '${scenario}' (one of ${Object.keys(SCENARIOS).join(', ')}, compare)`)
+  if (!(scenario in SCENARIOS)) usage(`unknown scenario '${scenario}' (one of ${Object.keys(SCENARIOS).join(', ')}, compare)${didYouMean(scenario, [...Object.keys(SCENARIOS), 'compare'])}`)
   if (process.stderr.isTTY) options.progress = p => process.stderr.write(`\r${progressLine(p)}`)
   const result = await runScenario(scenario as ScenarioName, options)
   if (process.stderr.isTTY) process.stderr.write('\n')

@@ -107,3 +107,30 @@ function catchError (fn: () => unknown): unknown {
   }
   assert.fail('expected an error')
 }
+
+test('an empty value from a flag or the config file is an error, not 0 or the default', () => {
+  for (const sources of [
+    { flags: { 'mqtt-port': '' } },
+    { flags: { 'mqtt-port': ' ' } },
+    { file: { mqtt: { port: '' } }, fileName: 'x.json' }
+  ]) {
+    const err = catchError(() => loadConfig(sources))
+    assert.ok(err instanceof BrokerError, `a BrokerError for ${JSON.stringify(sources)}: ${String(err)}`)
+    assert.match(err.problems.join('\n'), /^mqtt\.port \((flag --mqtt-port|config file x\.json)\): empty value/m)
+  }
+  const seeds = catchError(() => loadConfig({ flags: { redis: '' } }))
+  assert.ok(seeds instanceof BrokerError)
+  assert.match(seeds.problems.join('\n'), /^redis\.seeds \(flag --redis\): empty value/m)
+  // The key prefix's default is the empty string: saying so is fine. An empty environment
+  // variable is an unset one, as before.
+  assert.equal(loadConfig({ flags: { 'redis-prefix': '' } }).redis.keyPrefix, '')
+  assert.equal(loadConfig({ env: { SLOTMQ_MQTT_PORT: '' } }).mqtt.port, 1883)
+})
+
+test('an unknown key in the config file names the closest setting', () => {
+  const err = catchError(() => loadConfig({ file: { mqtt: { prot: 1883 }, limits: { maxConections: 5 } }, fileName: 'x.json' }))
+  assert.ok(err instanceof BrokerError)
+  const text = err.problems.join('\n')
+  assert.match(text, /mqtt\.prot \(config file x\.json\): unknown setting; did you mean mqtt\.port\?/)
+  assert.match(text, /limits\.maxConections \(config file x\.json\): unknown setting; did you mean limits\.maxConnections\?/)
+})

@@ -19,6 +19,7 @@ import { createLimits } from './aedes/limits.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
 import { clientsOf, internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
+import { hideAedesSys, keepAedesSysLocal } from './aedes/internal-sys.js'
 import { guardParser } from './aedes/parser-guards.js'
 import { skipClosedClientRegistration } from './aedes/register-guard.js'
 import { registerWriteObserver, writeHeld } from './aedes/write-hook.js'
@@ -118,10 +119,11 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     authenticate: policy.authenticate,
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: shareInnerFilter(auth.authorizeSubscribe),
-    authorizeForward: auth.authorizeForward
+    authorizeForward: hideAedesSys(auth.authorizeForward)
   })
   auth.install(aedes)
   skipClosedClientRegistration(aedes)
+  keepAedesSysLocal(aedes, (packet) => emitter?.deliver(packet as unknown as Parameters<NonNullable<typeof emitter>['deliver']>[0]))
   const connections = new Connections()
   const metrics = createMetrics({
     nodeId: config.nodeId,
@@ -308,7 +310,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       log: deps.log
     })
     const drain = admin.drain
-    if (config.admin.token === undefined && cluster !== undefined) log.warn('admin.token is not set: kick and drain are refused, read-only admin requests are open')
+    if (config.admin.token === undefined) log.warn('admin.token is not set: the admin API (/admin/…, /sessions/…) refuses every request (401); set SLOTMQ_ADMIN_TOKEN to use it')
     log.info({ brokerId, mode, version: VERSION }, 'broker started')
     return { nodeId: config.nodeId, brokerId, mode, cluster: cluster?.routing, mqtt: mqtt.address, ws: ws?.address, mqtts: mqtts?.address, wss: wss?.address, http: http?.address, aedes, metrics, reloadAuth: auth.reload, close, drain: async () => await drain.run(), closed }
   } catch (err) {

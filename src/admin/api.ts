@@ -6,8 +6,9 @@
  *   POST /admin/clients/<client id>/kick   close that client's connection, wherever it is
  *   POST /admin/drain                  drain this node (see drain.ts)
  *   POST /admin/nodes/<node>/drain     drain another node (member id or node id)
- * With `admin.token` set, every request needs `Authorization: Bearer <token>`. Without
- * it, the read-only requests are open (like /metrics) and kick and drain are refused.
+ * Every request needs `Authorization: Bearer <admin.token>`: the read-only ones list
+ * client ids, addresses and subscriptions. Without `admin.token` every request is refused
+ * (401), so a node never answers them to whoever can reach its HTTP port.
  * Client ids and node names in paths are percent-encoded.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
@@ -38,15 +39,15 @@ export function createAdminApi (opts: { token: string | undefined, ops: AdminOps
       sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD, POST' })
       return true
     }
-    if (expected !== undefined) {
-      const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
-      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
-        opts.log.warn({ path, remote: req.socket.remoteAddress }, 'admin request refused: missing or wrong token')
-        sendJson(res, 401, { error: 'admin token required: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' })
-        return true
-      }
-    } else if (write) {
-      sendJson(res, 403, { error: 'kick and drain need an admin token: set admin.token (SLOTMQ_ADMIN_TOKEN)' })
+    if (expected === undefined) {
+      opts.log.debug({ path, remote: req.socket.remoteAddress }, 'admin request refused: admin.token is not set')
+      sendJson(res, 401, { error: 'the admin API is off: set admin.token (SLOTMQ_ADMIN_TOKEN) and send Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' })
+      return true
+    }
+    const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      opts.log.warn({ path, remote: req.socket.remoteAddress }, 'admin request refused: missing or wrong token')
+      sendJson(res, 401, { error: 'admin token required: Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' })
       return true
     }
     let parts: string[]

@@ -7,7 +7,7 @@ import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { clientsOf } from '../../src/aedes/internals.js'
 import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from './mqtt.js'
-import type { Topology } from './nodes.js'
+import { adminHeaders, type Topology } from './nodes.js'
 import { until } from './until.js'
 
 export function brokerSuite (name: string, start: () => Promise<Topology>): void {
@@ -45,7 +45,7 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
         const url = `http://127.0.0.1:${node.http?.port ?? 0}/sessions/${encodeURIComponent(clientId)}`
         let body: Record<string, unknown> = {}
         await until('the session shows its queued message', async () => {
-          const res = await fetch(url)
+          const res = await fetch(url, { headers: adminHeaders })
           assert.equal(res.status, 200)
           body = await res.json() as Record<string, unknown>
           return body.queued === 1
@@ -57,7 +57,7 @@ export function brokerSuite (name: string, start: () => Promise<Topology>): void
         assert.equal(body.will, false, 'a clean DISCONNECT deletes the will [MQTT-3.1.2-10]')
         assert.deepEqual((body.subscriptions as Array<{ topic: string, qos: number }>).map(s => [s.topic, s.qos]), [[topic, 1]])
       }
-      const missing = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(unique('nobody'))}`)
+      const missing = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(unique('nobody'))}`, { headers: adminHeaders })
       assert.equal(missing.status, 404)
     })
 

@@ -21,7 +21,7 @@ import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
 import { pickMember } from '../../src/sessions/reaper.js'
 import { Scripts } from '../../src/redis/scripts.js'
 import { closeAll, collect, connect, connectLater, connectPacket, rawConnect, unique } from '../helpers/mqtt.js'
-import { startNodes, type Topology } from '../helpers/nodes.js'
+import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { until } from '../helpers/until.js'
@@ -54,7 +54,7 @@ const memberOf = (i: number): string => topo.nodes[i]?.cluster?.memberId ?? ''
 const httpOf = (i: number): string => `http://127.0.0.1:${topo.nodes[i]?.http?.port ?? 0}`
 
 async function sessionFrom (i: number, clientId: string): Promise<Record<string, any>> {
-  const res = await fetch(`${httpOf(i)}/sessions/${encodeURIComponent(clientId)}`)
+  const res = await fetch(`${httpOf(i)}/sessions/${encodeURIComponent(clientId)}`, { headers: adminHeaders })
   assert.equal(res.status, 200, `GET /sessions/${clientId} on node ${i}`)
   return await res.json() as Record<string, any>
 }

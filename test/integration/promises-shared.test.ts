@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { closeAll, connect, connectLater, connectPacket, rawConnect, unique, type RawClient } from '../helpers/mqtt.js'
-import { startNodes, type Topology } from '../helpers/nodes.js'
+import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { duplicates, member, payloads, publishAll, type Member } from '../helpers/shared-subs.js'
 import { until } from '../helpers/until.js'
@@ -73,7 +73,7 @@ describe('a persistent shared subscription member while it is offline', () => {
     await publishAll(publisher, topic, sent, 20)
     await until('the other member got every message', () => new Set(other.payloads).size === sent.length, 10_000)
       .catch(() => assert.fail(`the other member got ${new Set(other.payloads).size} of ${sent.length}`))
-    const res = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(id)}`)
+    const res = await fetch(`http://127.0.0.1:${topo.nodes[0]?.http?.port ?? 0}/sessions/${encodeURIComponent(id)}`, { headers: adminHeaders })
     const session = await res.json() as { connected: boolean, queued: number, subscriptions: Array<{ topic: string }> }
     assert.equal(session.connected, false)
     assert.deepEqual(session.subscriptions.map(s => s.topic), [filter], 'the session keeps its $share subscription')

@@ -15,7 +15,7 @@ import type { Cluster } from 'ioredis'
 import type { MqttClient } from 'mqtt'
 import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, connectLater, unique } from '../helpers/mqtt.js'
-import { startNodes, type Topology } from '../helpers/nodes.js'
+import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { until } from '../helpers/until.js'
@@ -87,7 +87,7 @@ describe('wills on a cross-node takeover', () => {
     assert.equal(seen.messages[0]?.payload, 'old')
 
     // The new connection's will is stored, on the node that owns the session now.
-    const res = await fetch(`http://127.0.0.1:${topo.nodes[1]?.http?.port ?? 0}/sessions/${encodeURIComponent(id)}`)
+    const res = await fetch(`http://127.0.0.1:${topo.nodes[1]?.http?.port ?? 0}/sessions/${encodeURIComponent(id)}`, { headers: adminHeaders })
     const shown = await res.json() as { owner: string, will: boolean }
     assert.equal(shown.owner, memberOf(1))
     assert.equal(shown.will, true, 'the new connection\'s will is stored')

@@ -23,7 +23,7 @@ import { Outbox } from './outbox.js'
 import { PeerSync } from './peer-sync.js'
 import { Registry } from './registry.js'
 import { RouteTable } from './route-table.js'
-import { SharedDispatch } from './shared-dispatch.js'
+import { MAX_HOPS, SharedDispatch, type SharedSend } from './shared-dispatch.js'
 import type { SharedStrategy } from './shared.js'
 
 export interface ClusterRoutingDeps {
@@ -216,7 +216,7 @@ export class ClusterRouting {
       strategy: deps.sharedStrategy ?? 'round_robin',
       memberId: () => this.#memberId,
       table: this.table,
-      send: (s, message) => this.#outbox.add(s.target, w => w.shared(s, toRecord(message))),
+      send: (s, message) => { this.#sendShared(s, message, toRecord(message)) },
       log: this.#log
     })
   }
@@ -396,8 +396,23 @@ export class ClusterRouting {
       if (--pending === 0) done(failure)
     }
     for (const t of targets) this.#outbox.add(t, w => w.publish(record), settle)
-    if (shared !== undefined) for (const s of shared) this.#outbox.add(s.target, w => w.shared(s, record), settle)
+    if (shared !== undefined) for (const s of shared) this.#sendShared(s, message, record, settle)
     this.counts.forwarded += count
+  }
+
+  /**
+   * Sends a shared group's QoS 1/2 message to the member's node. Nobody listening on that
+   * inbox means the node died (or its subscription is being renewed): its reaper may
+   * already have read its journal, so the message goes to another member of the group
+   * (a renewing node also finds it in its journal: at least once).
+   */
+  #sendShared (s: SharedSend, message: Message, record: Omit<PublishRecord, 'kind'>, settle?: (err?: Error) => void): void {
+    this.#outbox.add(s.target, w => w.shared(s, record), (err, receivers) => {
+      if (err === undefined && receivers === 0 && record.qos > 0 && s.hops + 1 < MAX_HOPS && this.#closing === undefined) {
+        this.#shared.redispatch(s.group, s.filter, message, s.hash, s.hops + 1)
+      }
+      settle?.(err)
+    })
   }
 
   #onRecords (sender: string, records: InboxRecord[]): void {

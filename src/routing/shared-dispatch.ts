@@ -30,7 +30,7 @@ export interface SharedDispatchDeps {
 }
 
 /** A message passed on this many times without finding a member is dropped. */
-const MAX_HOPS = 3
+export const MAX_HOPS = 3
 /** Pick states kept per (group, filter); beyond this, those of vanished groups are dropped. */
 const MAX_STATES = 10_000
 

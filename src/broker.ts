@@ -27,6 +27,7 @@ import { installAckGate } from './aedes/ack-after-handoff.js'
 import { installSharedMembers, shareInnerFilter, validateShare, withoutSharedRetained } from './aedes/shared-members.js'
 import { createLocalEmitter } from './routing/local-emitter.js'
 import { createMetrics, type BrokerMetrics } from './metrics.js'
+import { installLatencyHooks } from './metrics-hooks.js'
 import { Connections } from './listeners/connections.js'
 import { startHttpListener } from './listeners/http.js'
 import type { BoundAddress } from './listeners/listen.js'
@@ -44,7 +45,7 @@ import { createKeySpace, type KeySpace } from './redis/keys.js'
 import { handlePeerRecords, sessionLinks } from './sessions/peers.js'
 import { RedisPersistence, type ClientLike, type Packet } from './sessions/persistence.js'
 import { RetainedStore } from './redis/retained.js'
-import { Scripts } from './redis/scripts.js'
+import { SCRIPTS, Scripts, type ScriptName } from './redis/scripts.js'
 import { ClusterRouting } from './routing/cluster.js'
 import { JOURNAL_RETENTION_MS } from './routing/journal.js'
 
@@ -98,7 +99,14 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     ? { checkCredentials: auth.checkCredentials }
     : {
         checkCredentials: auth.checkCredentials,
-        openSession: async (client) => { await redisPersistence.open(client as unknown as ClientLike, client.clean) },
+        openSession: async (client) => {
+          const at = process.hrtime.bigint()
+          try {
+            await redisPersistence.open(client as unknown as ClientLike, client.clean)
+          } finally {
+            metrics.sessionOpen.observe(Number(process.hrtime.bigint() - at) / 1e9)
+          }
+        },
         onSessionError: (client, err) => {
           // Losing a race to a newer connect elsewhere is normal; Redis failing is not.
           const lostRace = isSessionTakenOver(err)
@@ -134,10 +142,23 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     retainedMessages: () => persistence.retainedCount,
     persistentSessions: () => persistence.sessionCount,
     bytes: () => connections.bytes(),
-    ...(cluster === undefined ? {} : { cluster: () => cluster.routing.stats(), sessions: () => cluster.persistence.counters }),
+    ...(cluster === undefined
+      ? {}
+      : {
+          cluster: () => cluster.routing.stats(),
+          sessions: () => cluster.persistence.counters,
+          redisStates: () => ({ commands: cluster.redis.cmd.status, subscriber: cluster.redis.sub.status }),
+          redisCalls: [...(Object.keys(SCRIPTS) as ScriptName[]).map(scriptCall), frameCall(cluster.redis)]
+        }),
     shared: () => ({ ...(cluster?.routing.sharedCounts ?? local?.shared.counts ?? { local: 0, sent: 0, dropped: 0 }), redispatched: sharedMembers.counts.redispatched })
   })
   const traffic = observe(aedes, log, metrics)
+  const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined })
+  if (cluster !== undefined) {
+    cluster.scripts.observe = (name, seconds) => metrics.redisDuration.observe({ call: scriptCall(name) }, seconds)
+    cluster.redis.observeSend = (seconds) => metrics.redisDuration.observe({ call: frameCall(cluster.redis) }, seconds)
+    cluster.observeInbound(latency.arrived)
+  }
   // Limits run first, then the hooks aedes was built with (authentication, access control).
   const limits = createLimits(config.limits, { aedes, metrics, log: deps.log })
   const hooks = aedes as unknown as Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>
@@ -162,6 +183,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     holdAck: ackGate.hold,
     publishSent: (qos, client, messageId, packet) => {
       metrics.messagesSent.inc({ qos: String(qos) })
+      latency.sent(packet)
       traffic.sent++
       inflight.sent(client, qos, messageId)
       sharedMembers.publishSent(client, packet)
@@ -336,7 +358,20 @@ interface ClusterParts {
   keys: KeySpace
   routing: ClusterRouting
   persistence: RedisPersistence
+  scripts: Scripts
+  /** Told of every message from a peer as it arrives (latency metrics). */
+  observeInbound: (observer: (message: object) => void) => void
   close: () => Promise<void>
+}
+
+/** The `call` label of a script: its file name without `.lua`. */
+function scriptCall (name: ScriptName): string {
+  return SCRIPTS[name].file.replace(/\.lua$/, '')
+}
+
+/** The `call` label of frames sent to peers' inboxes. */
+function frameCall (redis: RedisConnections): string {
+  return redis.capabilities.sharded ? 'spublish' : 'publish'
 }
 
 /** Connects to Redis, joins the cluster and builds the Redis-backed persistence. */
@@ -380,7 +415,11 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       },
       log
     })
-    routing.setInboundHook(async (message) => await persistence.enqueueRemote(message))
+    let inboundObserver: ((message: object) => void) | undefined
+    routing.setInboundHook(async (message) => {
+      inboundObserver?.(message)
+      await persistence.enqueueRemote(message)
+    })
     handlePeerRecords(routing.bus, persistence, log)
     routing.setMemberHooks({
       reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes),
@@ -396,6 +435,8 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       keys,
       routing,
       persistence,
+      scripts,
+      observeInbound: (observer) => { inboundObserver = observer },
       close: async () => {
         if (closed) return
         closed = true

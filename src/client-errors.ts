@@ -29,6 +29,9 @@ const RULES: ReadonlyArray<{ test: RegExp, reason: string, level: ClientProblem[
   { test: /queue limit/, reason: 'too_many_packets_before_connack', level: 'warn' }
 ]
 
+/** Every reason classifyClientError can give (metrics create a series for each at start). */
+export const CLIENT_ERROR_REASONS: readonly string[] = [...new Set(['session_taken_over', ...RULES.map(r => r.reason), 'other'])]
+
 export function classifyClientError (err: Error): ClientProblem {
   if (isSessionTakenOver(err)) return { reason: 'session_taken_over', level: 'info', droppedPublish: false }
   const message = err.message

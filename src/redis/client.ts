@@ -36,6 +36,8 @@ export interface RedisConnections {
    * nobody listens on that inbox (its node is dead, or resubscribing).
    */
   send: (channel: string, frame: Buffer) => Promise<number>
+  /** Told the round trip of every `send`, in seconds (the metrics). */
+  observeSend: ((seconds: number) => void) | undefined
   /** Subscribes the subscriber client to a channel (SSUBSCRIBE or SUBSCRIBE). */
   listen: (channel: string) => Promise<void>
   unlisten: (channel: string) => Promise<void>
@@ -129,12 +131,23 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
 
   let closed = false
   const sharded = capabilities.sharded
-  return {
+  const publish = async (channel: string, frame: Buffer): Promise<number> => Number(sharded ? await cmd.spublish(channel, frame) : await cmd.publish(channel, frame))
+  const connections: RedisConnections = {
     cmd,
     sub,
     capabilities,
     ready: () => !closed && cmd.status === 'ready',
-    send: async (channel, frame) => Number(sharded ? await cmd.spublish(channel, frame) : await cmd.publish(channel, frame)),
+    observeSend: undefined,
+    send: async (channel, frame) => {
+      const observe = connections.observeSend
+      if (observe === undefined) return await publish(channel, frame)
+      const started = process.hrtime.bigint()
+      try {
+        return await publish(channel, frame)
+      } finally {
+        observe(Number(process.hrtime.bigint() - started) / 1e9)
+      }
+    },
     listen: async (channel) => {
       if (sharded) await sub.ssubscribe(channel)
       else await sub.subscribe(channel)
@@ -152,6 +165,7 @@ export async function createRedis (config: Config, deps: { log: Logger, memberNa
       await Promise.all([quit(cmd), quit(sub)])
     }
   }
+  return connections
 }
 
 /** The parts of ioredis 6.0's sharded subscriber group that `buffersOnly` touches. */

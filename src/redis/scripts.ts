@@ -62,11 +62,21 @@ export class Scripts {
     }
   }
 
+  /** Told the round trip of every script call, failed ones included (the metrics). */
+  observe: ((name: ScriptName, seconds: number) => void) | undefined
+
   /** Runs a script; with `binary`, string replies come back as Buffers. */
   async #run (name: ScriptName, keys: string[], argv: Arg[], binary = false): Promise<unknown> {
     const call = (this.#redis as unknown as Record<string, ScriptCall>)[`slotmq_${name}${binary ? 'Buffer' : ''}`]
     if (call === undefined) throw new BrokerError(ERR.SCRIPT_REPLY, `script ${name} is not defined`)
-    return await call.call(this.#redis, ...keys, ...argv)
+    const observe = this.observe
+    if (observe === undefined) return await call.call(this.#redis, ...keys, ...argv)
+    const started = process.hrtime.bigint()
+    try {
+      return await call.call(this.#redis, ...keys, ...argv)
+    } finally {
+      observe(name, Number(process.hrtime.bigint() - started) / 1e9)
+    }
   }
 
   /**

@@ -12,7 +12,7 @@
  * the client may not publish to, gets 0x05 (not authorised). A client certificate's name
  * (`certificateUser`, from the TLS listener) stands for the user name and needs no password.
  */
-import { watch, type FSWatcher } from 'node:fs'
+import { statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import type { Aedes, AedesOptions, Client } from 'aedes'
 import type { Logger } from '../logger.js'
@@ -104,12 +104,20 @@ export async function createAuth (options: AuthOptions): Promise<Auth> {
   function watchFile (path: string): { close: () => void } {
     let timer: NodeJS.Timeout | undefined
     let watcher: FSWatcher | undefined
+    let seen = identity(path)
     try {
-      // The folder, not the file: editors and `slotmq users` replace the file by renaming.
+      // The folder, not the file: editors and `slotmq users` replace the file by renaming,
+      // and a Kubernetes Secret or ConfigMap volume swaps a symlink (`..data`) next to it,
+      // so any event in the folder counts when the file it resolves to has changed.
       watcher = watch(dirname(path), (_event, name) => {
-        if (name !== null && name !== basename(path)) return
+        if (name !== null && name !== basename(path) && !name.startsWith('..')) return
         clearTimeout(timer)
-        timer = setTimeout(() => { void reload() }, FILE_DEBOUNCE_MS)
+        timer = setTimeout(() => {
+          const now = identity(path)
+          if (name !== null && name.startsWith('..') && now === seen) return
+          seen = now
+          void reload()
+        }, FILE_DEBOUNCE_MS)
         timer.unref()
       })
       watcher.on('error', (err) => log.warn({ err, file: path }, 'auth file watch failed: reload with SIGHUP'))
@@ -118,6 +126,16 @@ export async function createAuth (options: AuthOptions): Promise<Auth> {
       log.warn({ err, file: path }, 'auth file not watched: reload with SIGHUP')
     }
     return { close: () => { clearTimeout(timer); watcher?.close() } }
+  }
+
+  /** What the path resolves to now (symlinks followed): inode, size and change time. */
+  function identity (path: string): string {
+    try {
+      const st = statSync(path)
+      return `${st.ino}:${st.size}:${st.mtimeMs}`
+    } catch {
+      return 'missing'
+    }
   }
 
   async function reload (): Promise<boolean> {

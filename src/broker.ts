@@ -17,11 +17,14 @@ import { RedisUsers } from './auth/redis-users.js'
 import { createInflightLimit } from './aedes/inflight.js'
 import { createLimits } from './aedes/limits.js'
 import { installDeliveryFixes } from './aedes/delivery.js'
-import { clientsOf, internals, isAedesTakeoverListener, stopAedesWillSweep } from './aedes/internals.js'
+import { installOncePerSubscription } from './aedes/retained-once.js'
+import { clientsOf, firstPacketIdentifier, internals, isAedesTakeoverListener, stopAedesWillSweep, type EmitterMatcher } from './aedes/internals.js'
 import { StandalonePersistence } from './aedes/memory-persistence.js'
 import { hideAedesSys, keepAedesSysLocal } from './aedes/internal-sys.js'
 import { guardParser } from './aedes/parser-guards.js'
+import { ExpectedAcks } from './aedes/ack-types.js'
 import { skipClosedClientRegistration } from './aedes/register-guard.js'
+import { installTopicLevels } from './aedes/topic-levels.js'
 import { registerWriteObserver, writeHeld } from './aedes/write-hook.js'
 import { installAckGate } from './aedes/ack-after-handoff.js'
 import { installSharedMembers, shareInnerFilter, validateShare, withoutSharedRetained } from './aedes/shared-members.js'
@@ -129,6 +132,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     authorizeSubscribe: shareInnerFilter(auth.authorizeSubscribe),
     authorizeForward: hideAedesSys(auth.authorizeForward)
   })
+  installTopicLevels(aedes, emitter as unknown as EmitterMatcher)
   auth.install(aedes)
   skipClosedClientRegistration(aedes)
   keepAedesSysLocal(aedes, (packet) => emitter?.deliver(packet as unknown as Parameters<NonNullable<typeof emitter>['deliver']>[0]))
@@ -166,7 +170,8 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   hooks.authorizePublish = limits.authorizePublish(hooks.authorizePublish)
   hooks.authorizeSubscribe = validateShare(limits.authorizeSubscribe(hooks.authorizeSubscribe), log)
   const inflight = createInflightLimit({ max: config.limits.maxInflight, queueMax: config.session.queueMax, metrics, refused: limits.refused })
-  const fixes = installDeliveryFixes(aedes)
+  const once = installOncePerSubscription(aedes, persistence as unknown as Parameters<typeof installOncePerSubscription>[1])
+  const fixes = installDeliveryFixes(aedes, once.live)
   const sharedMembers = installSharedMembers({
     aedes,
     persistence: persistence as unknown as Parameters<typeof installSharedMembers>[0]['persistence'],
@@ -178,6 +183,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   })
   // Last of the publish wrappers: a PUBACK waits for the whole hand-off.
   const ackGate = installAckGate(aedes, writeHeld)
+  const acks = new ExpectedAcks()
   registerWriteObserver(aedes, {
     sessionPresent: persistence.sessionPresence,
     holdAck: ackGate.hold,
@@ -185,9 +191,12 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
       metrics.messagesSent.inc({ qos: String(qos) })
       latency.sent(packet)
       traffic.sent++
+      acks.publishSent(client, qos, messageId)
       inflight.sent(client, qos, messageId)
       sharedMembers.publishSent(client, packet)
-    }
+    },
+    pubrelSent: (client, messageId) => acks.pubrelSent(client, messageId),
+    accepted: (client, resumed) => { if (!resumed) firstPacketIdentifier(client) }
   })
   await aedes.listen()
   if (cluster !== undefined) {
@@ -202,8 +211,9 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const handle = (stream: Duplex, req?: IncomingMessage): void => {
     if (!limits.admitConnection(stream, req)) return
     const client = internals(aedes.handle(stream, req))
-    guardParser(client._parser, config.mqtt.maxPacketSize)
+    guardParser(client._parser, { maxPacketSize: config.mqtt.maxPacketSize, acks })
     fixes.onClient(client)
+    once.onClient(client as unknown as Parameters<typeof once.onClient>[0])
     sharedMembers.onClient(client)
     if (redisPersistence !== undefined) {
       const deliverQoS = client.deliverQoS

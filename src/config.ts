@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { didYouMean } from './did-you-mean.js'
 import { BrokerError, ERR } from './errors.js'
 import { SHARED_STRATEGIES, type SharedStrategy } from './routing/shared.js'
+import { TOPIC_LEVELS_CEILING } from './topics.js'
 
 const port = z.coerce.number().int().min(0).max(65535)
 /** A listener port, or `off` to disable the listener. 0 picks a free port. */
@@ -57,7 +58,7 @@ export const SETTINGS = [
   { key: 'tls.reloadCheckMs', env: 'SLOTMQ_TLS_RELOAD_CHECK_MS', flag: 'tls-reload-check-ms', schema: positiveInt, default: 5000, description: 'How often the certificate, key and CA files are checked for changes.' },
   { key: 'limits.maxConnections', env: 'SLOTMQ_MAX_CONNECTIONS', flag: 'max-connections', schema: limit, default: 100000, description: 'MQTT clients connected to this node at once; one more gets CONNACK 0x03 (server unavailable). 0: no limit.' },
   { key: 'limits.maxTopicLength', env: 'SLOTMQ_MAX_TOPIC_LENGTH', flag: 'max-topic-length', schema: limit.max(65535), default: 4096, description: 'Longest topic or topic filter, in UTF-8 bytes: a longer PUBLISH topic closes the connection, a longer SUBSCRIBE filter gets 0x80. 0: no limit.' },
-  { key: 'limits.maxTopicLevels', env: 'SLOTMQ_MAX_TOPIC_LEVELS', flag: 'max-topic-levels', schema: positiveInt.max(100), default: 100, description: 'Most levels in a topic or topic filter (at most 100): more in a PUBLISH closes the connection, in a SUBSCRIBE filter gets 0x80.' },
+  { key: 'limits.maxTopicLevels', env: 'SLOTMQ_MAX_TOPIC_LEVELS', flag: 'max-topic-levels', schema: positiveInt.max(TOPIC_LEVELS_CEILING), default: 256, description: `Most levels in a topic or topic filter (\`a//b\` has 3; at most ${TOPIC_LEVELS_CEILING}): more in a PUBLISH closes the connection, in a SUBSCRIBE filter gets 0x80.` },
   { key: 'limits.maxSubscriptionsPerClient', env: 'SLOTMQ_MAX_SUBSCRIPTIONS_PER_CLIENT', flag: 'max-subscriptions-per-client', schema: limit, default: 1000, description: 'Topic filters one client may hold; each further filter gets SUBACK 0x80. 0: no limit.' },
   { key: 'limits.maxInflight', env: 'SLOTMQ_MAX_INFLIGHT', flag: 'max-inflight', schema: limit, default: 0, description: 'Outgoing QoS 1/2 messages per connection awaiting PUBACK/PUBCOMP; further deliveries wait in order (up to session.queueMax, then dropped and counted). 0: no limit.' },
   { key: 'limits.publishRate', env: 'SLOTMQ_PUBLISH_RATE', flag: 'publish-rate', schema: limit, default: 0, description: 'PUBLISH packets per second read from one connection (bursts of one second allowed); a faster client is slowed by reading its socket later, nothing is dropped. 0: no limit.' },

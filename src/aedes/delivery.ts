@@ -33,9 +33,17 @@ export interface DeliveryFixes {
   onClient: (client: ClientInternals) => void
 }
 
-export function installDeliveryFixes (broker: Aedes): DeliveryFixes {
+/**
+ * @param broker the aedes instance
+ * @param live wraps the live delivery of each subscription (client, filter), if given:
+ *   see retained-once.ts
+ */
+export function installDeliveryFixes (broker: Aedes, live?: (client: object, filter: string, deliver: Deliver) => Deliver): DeliveryFixes {
   const grantedQos = new WeakMap<Deliver, 0 | 1 | 2>()
-  const capped = new WeakMap<Deliver, Deliver>()
+  /** The client of each subscription record's function. */
+  const owners = new WeakMap<Deliver, ClientInternals>()
+  /** The function registered with the emitter for each subscription record's function. */
+  const registered = new WeakMap<Deliver, Deliver>()
   const b = broker as unknown as { subscribe: Subscribe, unsubscribe: Subscribe }
   const subscribe = b.subscribe.bind(broker)
   const unsubscribe = b.unsubscribe.bind(broker)
@@ -43,12 +51,14 @@ export function installDeliveryFixes (broker: Aedes): DeliveryFixes {
   // aedes stores the subscription record (client.subscriptions[filter]) just before it
   // registers the record's function here, so the granted QoS is known by now.
   b.subscribe = (topic, func, done) => {
-    if (grantedQos.get(func) !== 1) return subscribe(topic, func, done)
-    const cap: Deliver = (packet, cb) => func(packet.qos > 1 ? { ...packet, qos: 1 } : packet, cb)
-    capped.set(func, cap)
-    subscribe(topic, cap, done)
+    let deliver = func
+    if (grantedQos.get(func) === 1) deliver = (packet, cb) => func(packet.qos > 1 ? { ...packet, qos: 1 } : packet, cb)
+    const client = owners.get(func)
+    if (client !== undefined && live !== undefined) deliver = live(client, topic, deliver)
+    if (deliver !== func) registered.set(func, deliver)
+    subscribe(topic, deliver, done)
   }
-  b.unsubscribe = (topic, func, done) => unsubscribe(topic, capped.get(func) ?? func, done)
+  b.unsubscribe = (topic, func, done) => unsubscribe(topic, registered.get(func) ?? func, done)
 
   return {
     onClient (client) {
@@ -57,6 +67,7 @@ export function installDeliveryFixes (broker: Aedes): DeliveryFixes {
         set (target, filter: string, record: SubscriptionRecord) {
           target[filter] = record
           grantedQos.set(record.func, record.qos)
+          owners.set(record.func, client)
           client.slotmqFilters = undefined
           return true
         },

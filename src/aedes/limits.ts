@@ -25,6 +25,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics } from '../metrics.js'
 import { ConnectionRate, Gcra, LogThrottle } from '../listeners/rate.js'
+import { topicLevels } from '../topics.js'
 import { clientsOf } from './internals.js'
 
 type Authenticate = NonNullable<AedesOptions['authenticate']>
@@ -85,7 +86,7 @@ export function createLimits (
     if (settings.maxTopicLength > 0 && Buffer.byteLength(topic) > settings.maxTopicLength) {
       return { limit: 'topic_length', max: settings.maxTopicLength }
     }
-    if (levels(topic) > settings.maxTopicLevels) return { limit: 'topic_levels', max: settings.maxTopicLevels }
+    if (topicLevels(topic) > settings.maxTopicLevels) return { limit: 'topic_levels', max: settings.maxTopicLevels }
     return undefined
   }
 
@@ -165,13 +166,6 @@ export function createLimits (
       return false
     }
   }
-}
-
-/** Topic levels as aedes and qlobber count them. */
-function levels (topic: string): number {
-  let n = 1
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) n++
-  return n
 }
 
 function remoteOf (client: Client): string | undefined {

@@ -1,12 +1,13 @@
 /**
- * In-memory persistence for standalone mode: aedes-persistence's memory store plus the
- * one thing it does not track, whether a persistent session exists at all (a session
- * with no subscriptions is still a session, [MQTT-3.2.2-2]).
+ * In-memory persistence for standalone mode: aedes-persistence's memory store with
+ * slotmq's topic matching (src/memory-store.ts), plus the one thing it does not track,
+ * whether a persistent session exists at all (a session with no subscriptions is still a
+ * session, [MQTT-3.2.2-2]).
  */
 import { Readable } from 'node:stream'
-import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
+import { MemoryStore } from '../memory-store.js'
 
-export class StandalonePersistence extends MemoryPersistence {
+export class StandalonePersistence extends MemoryStore {
   /** Client ids that have a persistent (clean session 0) session. */
   readonly #sessions = new Set<string>()
   /** Answer for the CONNACK being built, per client id. */
@@ -41,16 +42,8 @@ export class StandalonePersistence extends MemoryPersistence {
   }
 
   /** Retained topics, counted for metrics. */
-  readonly #retainedTopics = new Set<string>()
-
-  override async storeRetained (packet: { topic: string, payload: Buffer }): Promise<void> {
-    await super.storeRetained(packet)
-    if (packet.payload.length === 0) this.#retainedTopics.delete(packet.topic)
-    else this.#retainedTopics.add(packet.topic)
-  }
-
   get retainedCount (): number {
-    return this.#retainedTopics.size
+    return this.retainedTopics
   }
 
   readonly sessionPresence = (clientId: string): boolean | undefined => {

@@ -4,7 +4,12 @@
  * - CONNACK Session Present, decided by slotmq's session store: aedes 1.2.0 sets it only
  *   when the stored session has subscriptions, but a persistent session without
  *   subscriptions is still a session [MQTT-3.2.2-2], and aedes builds the CONNACK inside
- *   its connect handler with no hook in between.
+ *   its connect handler with no hook in between. MQTT 3.1 has no Session Present: the
+ *   first byte of its CONNACK is reserved and always 0, whatever aedes or the store say.
+ * - PUBREL: offered to the observer (`pubrelSent`), which notes what the client's next
+ *   acknowledgement of that packet identifier must be (ack-types.ts).
+ * - An accepting CONNACK: the observer learns whether the session was resumed (`accepted`),
+ *   before anything else is written to the connection.
  * - Outgoing PUBLISH counts for metrics: what was really written, after every filter.
  * - Coalescing: aedes writes each delivery from its own setImmediate, and mqtt-packet
  *   uncorks after every packet, so every packet to a client was one writev system call.
@@ -27,10 +32,14 @@ export interface WriteObserver {
   publishSent: (qos: number, client: object, messageId: number | undefined, packet: WrittenPacket) => void
   /** Offered every PUBACK; true keeps it back (the observer writes it with `writeHeld`). */
   holdAck?: (client: object, packet: WrittenPacket) => boolean
+  /** Called for every PUBREL written to a client. */
+  pubrelSent?: (client: object, messageId: number | undefined) => void
+  /** Called for a CONNACK that accepts a client: whether it resumes a stored session. */
+  accepted?: (client: object, resumed: boolean) => void
 }
 
 export interface WrittenPacket { cmd?: string, returnCode?: number, sessionPresent?: boolean, qos?: number, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }
-interface StreamWithClient { client?: { id: string | null, broker: Aedes }, cork?: () => void, uncork?: () => void }
+interface StreamWithClient { client?: { id: string | null, broker: Aedes, version?: number | null }, cork?: () => void, uncork?: () => void }
 type WriteToStream = (packet: WrittenPacket, stream: StreamWithClient, opts?: unknown) => boolean
 
 const observers = new WeakMap<Aedes, WriteObserver>()
@@ -74,9 +83,14 @@ function installHook (): void {
         return true
       } else if (packet.cmd === 'publish') {
         observer.publishSent(packet.qos ?? 0, client, packet.messageId, packet)
-      } else if (packet.cmd === 'connack' && packet.returnCode === 0 && client.id !== null &&
-        observer.sessionPresent(client.id) === true) {
-        packet.sessionPresent = true
+      } else if (packet.cmd === 'pubrel') {
+        observer.pubrelSent?.(client, packet.messageId)
+      } else if (packet.cmd === 'connack') {
+        // The store's answer is taken in any case: it is kept only until this CONNACK.
+        const present = packet.returnCode === 0 && client.id !== null ? observer.sessionPresent(client.id) : undefined
+        if (packet.returnCode === 0) observer.accepted?.(client, present === true || packet.sessionPresent === true)
+        if (client.version !== 4) packet.sessionPresent = false
+        else if (present === true) packet.sessionPresent = true
       }
     }
     return writeToStream.call(this, packet, stream, opts)

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { SETTINGS, loadConfig, redactConfig } from '../../src/config.js'
 import { BrokerError } from '../../src/errors.js'
 import { renderConfigTable } from '../../scripts/config-docs.js'
+import { TOPIC_LEVELS_CEILING } from '../../src/topics.js'
 
 test('defaults give a standalone node on 1883 with WebSocket and HTTP', () => {
   const config = loadConfig({})
@@ -133,4 +134,10 @@ test('an unknown key in the config file names the closest setting', () => {
   const text = err.problems.join('\n')
   assert.match(text, /mqtt\.prot \(config file x\.json\): unknown setting; did you mean mqtt\.port\?/)
   assert.match(text, /limits\.maxConections \(config file x\.json\): unknown setting; did you mean limits\.maxConnections\?/)
+})
+
+test('limits.maxTopicLevels: 256 by default, up to the ceiling every trie is built for', () => {
+  assert.equal(loadConfig({}).limits.maxTopicLevels, 256)
+  assert.equal(loadConfig({ flags: { 'max-topic-levels': String(TOPIC_LEVELS_CEILING) } }).limits.maxTopicLevels, TOPIC_LEVELS_CEILING)
+  assert.throws(() => loadConfig({ flags: { 'max-topic-levels': String(TOPIC_LEVELS_CEILING + 1) } }), BrokerError)
 })

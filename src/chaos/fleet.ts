@@ -3,6 +3,7 @@
  * process. A scenario kills a node; `heal` puts a fresh node in every slot whose node
  * is gone and waits until every node sees exactly the live members (the dead ones reaped).
  */
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Logger } from '../logger.js'
 import { signalChild } from './owned.js'
@@ -16,6 +17,8 @@ export class Fleet {
   readonly #args: readonly string[]
   readonly #log: Logger
   readonly #logDir: string | undefined
+  /** The nodes' admin token (the admin API answers nothing without one). */
+  readonly #adminToken = randomBytes(16).toString('hex')
   readonly #nodes: NodeProcess[] = []
   /** Nodes that exited without being killed by the suite, since the start. */
   #unexpectedExits = 0
@@ -41,7 +44,7 @@ export class Fleet {
 
   async #spawn (slot: number): Promise<NodeProcess> {
     const logFile = this.#logDir === undefined ? undefined : join(this.#logDir, `chaos-${slot}-${Date.now()}.log`)
-    const node = await startNodeProcess(this.#entry, [...this.#args, '--node-id', `chaos-${slot}`], logFile)
+    const node = await startNodeProcess(this.#entry, [...this.#args, '--node-id', `chaos-${slot}`, '--admin-token', this.#adminToken], logFile)
     node.child.once('exit', (code, signal) => {
       if (!node.killed) {
         this.#unexpectedExits++
@@ -62,6 +65,8 @@ export class Fleet {
   }
 
   url (slot: number): string { return this.node(slot).url }
+
+  get #auth (): Record<string, string> { return { authorization: `Bearer ${this.#adminToken}` } }
 
   /**
    * Where to reconnect after `failed` dropped: the nodes not killed, starting with the
@@ -94,7 +99,7 @@ export class Fleet {
   }
 
   async #members (node: NodeProcess): Promise<MemberView[]> {
-    const res = await fetch(`http://127.0.0.1:${node.httpPort}/admin/nodes`, { signal: AbortSignal.timeout(2000) })
+    const res = await fetch(`http://127.0.0.1:${node.httpPort}/admin/nodes`, { headers: this.#auth, signal: AbortSignal.timeout(2000) })
     if (!res.ok) throw new Error(`GET /admin/nodes: ${res.status}`)
     return await res.json() as MemberView[]
   }
@@ -103,7 +108,7 @@ export class Fleet {
   async session (clientId: string): Promise<Record<string, unknown> | undefined> {
     for (const node of this.#nodes.filter(n => !n.killed && running(n))) {
       try {
-        const res = await fetch(`http://127.0.0.1:${node.httpPort}/sessions/${encodeURIComponent(clientId)}`, { signal: AbortSignal.timeout(2000) })
+        const res = await fetch(`http://127.0.0.1:${node.httpPort}/sessions/${encodeURIComponent(clientId)}`, { headers: this.#auth, signal: AbortSignal.timeout(2000) })
         if (res.status === 404) return {}
         if (res.ok) return await res.json() as Record<string, unknown>
       } catch {}

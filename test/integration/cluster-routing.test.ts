@@ -56,20 +56,13 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
 
   test('a publish goes only to the nodes that have a matching subscriber', async () => {
     const topic = unique('targeted')
-    const watcher = await connect(url(2))
-    const announced = collect(watcher)
-    await watcher.subscribeAsync('$SYS/+/new/clients', { qos: 0 })
-    const subId = unique('targeted-sub')
-    const pubId = unique('targeted-pub')
-    const sub = await connect(url(1), { clientId: subId })
+    const sub = await connect(url(1))
     const got = collect(sub)
+    // SUBACK comes once every peer routes the topic to node 1. Connects and subscribes make
+    // no traffic between nodes (aedes' $SYS announcements stay on their node), so the
+    // counters below move for the stream only.
     await sub.subscribeAsync(topic, { qos: 1 })
-    const pub = await connect(url(0), { clientId: pubId })
-    // Counted once the connects are settled: aedes announces each connect on $SYS, and a
-    // watcher on node 2 getting both announcements means node 0 forwarded pub's and node 2
-    // received both.
-    await until('node 2 has seen both connects announced', () => [subId, pubId].every(id => announced.messages.some(m => m.payload === id)), 5000,
-      { observed: () => announced.messages })
+    const pub = await connect(url(0))
     const before = { forwarded: routing(0).counts.forwarded, toNode2: routing(2).counts.received }
     for (let i = 0; i < 10; i++) await pub.publishAsync(topic, String(i), { qos: 1 })
     await got.waitFor(10)

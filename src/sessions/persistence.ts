@@ -21,9 +21,9 @@
  * Retained messages are on Redis too (src/redis/retained.ts), visible from every node at once.
  */
 import type { Readable } from 'node:stream'
-import MemoryPersistence from 'aedes-persistence/asyncPersistence.js'
 import type { Aedes } from 'aedes'
 import type { Logger } from '../logger.js'
+import { MemoryStore } from '../memory-store.js'
 import type { RedisClient } from '../redis/client.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { RetainedPacket, RetainedStore } from '../redis/retained.js'
@@ -40,7 +40,11 @@ import { SessionWills } from './wills.js'
 
 export type { ClientLike, Packet, SessionCounters, SessionLinks, SessionSettings } from './types.js'
 
-export class RedisPersistence extends MemoryPersistence {
+/**
+ * Extends the in-memory store for what a node keeps of its own sessions' subscriptions (with
+ * slotmq's topic matching) and of clean sessions' in-flight packets.
+ */
+export class RedisPersistence extends MemoryStore {
   readonly #ctx: SessionContext
   readonly #retained: RetainedStore
   readonly #owners: Ownership

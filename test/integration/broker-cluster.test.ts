@@ -12,9 +12,4 @@ brokerSuite('three nodes on a Redis Cluster, publishers and subscribers on diffe
   await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() }))
 
 protocolSuite('protocol edge: two nodes on a Redis Cluster, publishers and subscribers on different nodes', async () =>
-  await startNodes(2, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() }), {
-  todo: {
-    '[MQTT-4.7.1-3] + matches an empty level for a persistent session\'s offline queue':
-      'the Redis-mode persistence (src/sessions/persistence.ts) still matches with aedes-persistence\'s own trie'
-  }
-})
+  await startNodes(2, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() }))

@@ -8,7 +8,7 @@
 FROM node:24.19.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Scripts are skipped here because `prepare` builds, and the sources are not copied yet.
+# Install scripts are skipped: slotmq has none, and the build below runs once the sources are copied.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY types types

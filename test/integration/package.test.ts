@@ -2,14 +2,15 @@
  * The published package: `npm pack` gives a tarball with the built code and what it
  * reads at run time (no sources, no tests), and that tarball installed into an empty
  * project runs `npx slotmq start` as a standalone node that serves MQTT.
- * The pack runs in a copy of the working tree: its prepack and prepare scripts clean and
- * rebuild dist/ there, not in this checkout. The install may use the npm cache
+ * The pack runs in a copy of the working tree: its prepack script cleans and rebuilds
+ * dist/ there, not in this checkout. The install may use the npm cache
  * (--prefer-offline) and the npm registry for what the cache lacks.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { builtinModules } from 'node:module'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +20,30 @@ const ROOT = new URL('../../', import.meta.url).pathname
 /** What `npm pack` needs from the checkout: the manifest, the build inputs and the shipped files. */
 const COPIED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'bin', 'src', 'types', 'lua', 'config']
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+
+/** Loaded only when present: bin/slotmq.js runs the sources through tsx in a clone, never in the package. */
+const OPTIONAL_LOADS = new Set(['bin/slotmq.js loads tsx'])
+/** Lifecycle scripts npm runs when a package is installed as a dependency (npm 11 warns about each). */
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
+
+/**
+ * The packages a shipped file loads: static and dynamic imports, and what a function made
+ * by createRequire loads or resolves (src/aedes/write-hook.ts loads mqtt-packet that way).
+ * Relative paths and node: builtins are left out; 'a/b.js' is package a, '@s/a/b' is @s/a.
+ */
+function importedPackages (source: string): string[] {
+  const requires = [...source.matchAll(/\b(?:const|let|var)\s+(\w+)\s*=\s*createRequire\(/g)].map(m => m[1] ?? '')
+  const specifiers = [
+    ...source.matchAll(/^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/gm),
+    ...source.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+    ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ...requires.flatMap(name => [...source.matchAll(new RegExp(`\\b${name}(?:\\.resolve)?\\(\\s*['"]([^'"]+)['"]\\s*\\)`, 'g'))])
+  ].map(m => m[1] ?? '')
+  const packages = specifiers
+    .filter(s => /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/.*)?$/.test(s) && !builtinModules.includes(s.split('/')[0] ?? ''))
+    .map(s => s.split('/').slice(0, s.startsWith('@') ? 2 : 1).join('/'))
+  return [...new Set(packages)]
+}
 
 interface Run { code: number | null, stdout: string, stderr: string }
 
@@ -89,11 +114,46 @@ describe('the npm package', { timeout: 240_000 }, () => {
     assert.deepEqual(unexpected, [], 'sources, tests and source maps stay out')
   })
 
+  test('every package the shipped code loads is a declared dependency, not a dev or transitive one', () => {
+    const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+    const declared = new Set(Object.keys(manifest.dependencies ?? {}))
+    const undeclared: string[] = []
+    const shipped = files.filter(f => f.endsWith('.js'))
+    assert.ok(shipped.length > 10, `the package ships the build: ${files.join(' ')}`)
+    for (const file of shipped) {
+      for (const name of importedPackages(readFileSync(join(repo, file), 'utf8'))) {
+        if (!declared.has(name) && !OPTIONAL_LOADS.has(`${file} loads ${name}`)) undeclared.push(`${file} loads ${name}`)
+      }
+    }
+    assert.deepEqual(undeclared, [], `declared dependencies: ${[...declared].join(' ')}`)
+  })
+
+  test('the import scan sees imports, dynamic imports and require.resolve of a package', () => {
+    const source = [
+      "import a from 'aedes'",
+      "import {\n  x,\n  y\n} from '@s/pkg/sub.js'",
+      "export { z } from 'zod'",
+      "import './local.js'",
+      "import 'node:fs'",
+      "const m = await import('tsx/esm/api')",
+      'const ours = createRequire(import.meta.url)',
+      "const p = ours.resolve('mqtt-packet'); ours('qlobber')",
+      "const text = `read from 'somewhere'`; resolve('drained')"
+    ].join('\n')
+    assert.deepEqual(importedPackages(source).sort(), ['@s/pkg', 'aedes', 'mqtt-packet', 'qlobber', 'tsx', 'zod'])
+  })
+
+  test('the packed manifest has no script npm runs on install (npm 11 warns about them)', () => {
+    const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+    assert.deepEqual(INSTALL_SCRIPTS.filter(s => manifest.scripts?.[s] !== undefined), [])
+  })
+
   test('installed into an empty project, npx slotmq start serves MQTT', async (t) => {
     mkdirSync(app) // new and empty
     writeFileSync(join(app, 'package.json'), '{ "name": "slotmq-package-test", "private": true }\n')
     const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app, 150_000)
     assert.equal(install.code, 0, `npm install failed: ${install.stderr}`)
+    assert.doesNotMatch(install.stderr, /slotmq@[^\n]*(prepare|install)/, 'npm warns about no script of slotmq')
 
     const version = await run('npx', ['--no-install', 'slotmq', '--version'], app, 30_000)
     assert.equal(version.stdout.trim(), `slotmq ${VERSION}`, version.stderr)

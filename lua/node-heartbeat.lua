@@ -12,13 +12,18 @@
   KEYS[1] nodes     <prefix>mqtt:{nodes}         zset memberId -> lease deadline (ms, Redis TIME)
   KEYS[2] clock     <prefix>mqtt:{nodes}:clock   hash last (last beat, ms), quietUntil (ms)
   KEYS[3] reaped    <prefix>mqtt:{nodes}:reaped  zset memberId -> when it was reaped (ms)
+  KEYS[4] frames    <prefix>mqtt:{nodes}:frames  hash memberId -> newest inbox frame version it reads
   ARGV[1] memberId
   ARGV[2] lease ttl, ms
   ARGV[3] "1" registers the member; "0" only renews a lease that was not reaped
   ARGV[4] longest expected time between two beats of the cluster, ms (longer is a gap)
+  ARGV[5] newest inbox frame version the member reads (announced with every beat, so that
+          a promoted replica that lost it has it again at the next one)
 
-  Returns { 1, deadlineMs, { live memberIds }, restored 0|1 } while the lease is held,
-          { 0, nowMs, { live memberIds }, 0 } when ARGV[3] is "0" and the member was reaped.
+  Returns { 1, deadlineMs, { live memberIds }, restored 0|1, { versions } } while the lease is held,
+          { 0, nowMs, { live memberIds }, 0, { versions } } when ARGV[3] is "0" and the member was reaped.
+  versions: the frame version each live member announced, in the order of the live list,
+  false for a member that announced none (a node of a release that does not).
 ]]
 local rcall = redis.call
 local t = rcall('TIME')
@@ -39,7 +44,12 @@ if ARGV[3] == '1' then
 elseif not rcall('ZSCORE', KEYS[1], ARGV[1]) then
   if rcall('ZSCORE', KEYS[3], ARGV[1]) then held = false else restored = 1 end
 end
-if held then rcall('ZADD', KEYS[1], now + ttl, ARGV[1]) end
+if held then
+  rcall('ZADD', KEYS[1], now + ttl, ARGV[1])
+  rcall('HSET', KEYS[4], ARGV[1], ARGV[5])
+end
 local live = rcall('ZRANGEBYSCORE', KEYS[1], now, '+inf')
-if held then return { 1, now + ttl, live, restored } end
-return { 0, now, live, 0 }
+local versions = {}
+if #live > 0 then versions = rcall('HMGET', KEYS[4], unpack(live)) end
+if held then return { 1, now + ttl, live, restored, versions } end
+return { 0, now, live, 0, versions }

@@ -10,6 +10,7 @@
   KEYS[1] nodes     <prefix>mqtt:{nodes}         zset memberId -> lease deadline (ms)
   KEYS[2] clock     <prefix>mqtt:{nodes}:clock   hash last (last beat, ms), quietUntil (ms)
   KEYS[3] reaped    <prefix>mqtt:{nodes}:reaped  zset memberId -> when it was reaped (ms)
+  KEYS[4] frames    <prefix>mqtt:{nodes}:frames  hash memberId -> frame version (see node-heartbeat)
   ARGV[1] most members to remove in this call
   ARGV[2] the caller's memberId
   ARGV[3] least time (ms) the caller's own lease must still run
@@ -36,6 +37,7 @@ if not own or tonumber(own) - now < tonumber(ARGV[3]) then return {} end
 local dead = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
 if #dead > 0 then
   rcall('ZREM', KEYS[1], unpack(dead))
+  rcall('HDEL', KEYS[4], unpack(dead))
   for _, m in ipairs(dead) do rcall('ZADD', KEYS[3], now, m) end
 end
 rcall('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[6]))

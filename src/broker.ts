@@ -157,7 +157,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     shared: () => ({ ...(cluster?.routing.sharedCounts ?? local?.shared.counts ?? { local: 0, sent: 0, dropped: 0 }), redispatched: sharedMembers.counts.redispatched })
   })
   const traffic = observe(aedes, log, metrics)
-  const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined })
+  const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined, publishTimes: cluster?.routing.publishTimes })
   if (cluster !== undefined) {
     cluster.scripts.observe = (name, seconds) => metrics.redisDuration.observe({ call: scriptCall(name) }, seconds)
     cluster.redis.observeSend = (seconds) => metrics.redisDuration.observe({ call: frameCall(cluster.redis) }, seconds)

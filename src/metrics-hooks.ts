@@ -8,11 +8,20 @@
  * subscriber but keeps the payload object, so a WeakMap keyed by it costs nothing once
  * the message is gone. A message read back from Redis (a replay) has a new Buffer and
  * is not timed.
+ *
+ * A message from a peer is timed from its publish on the peer: the PUBLISH accepted there,
+ * by that node's wall clock, as its frame carried it (`publishTimes`, Redis modes). This
+ * node's wall clock at the write minus that time assumes clocks synchronised by NTP; a
+ * difference below zero (the peer's clock ahead) counts as 0. A message whose frame
+ * carried no time (a peer of a release that sends none) is timed from its arrival.
  */
 import type { Aedes, AedesOptions, Client } from 'aedes'
 import type { BrokerMetrics } from './metrics.js'
+import { wallClockMs, type PublishTimes } from './util/publish-times.js'
 
 type Origin = 'local' | 'peer'
+/** Monotonic start (`at`), or the publish on a peer by wall clock (`wallMs`). */
+type Start = { origin: Origin, at: bigint, wallMs?: undefined } | { origin: 'peer', wallMs: number, at?: undefined }
 
 interface EmitterLike {
   deliver: (message: { topic: string, payload: unknown }) => void
@@ -29,16 +38,27 @@ export interface LatencyHooks {
 const now = (): bigint => process.hrtime.bigint()
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9
 
-export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike, metrics: BrokerMetrics, clustered: boolean }): LatencyHooks {
-  const { aedes, emitter, metrics } = deps
-  const started = new WeakMap<object, { at: bigint, origin: Origin }>()
+/**
+ * @param deps.publishTimes where the publish times of messages are kept (Redis modes): a
+ * PUBLISH aedes takes is stamped there, a peer's message is timed from it
+ */
+export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike, metrics: BrokerMetrics, clustered: boolean, publishTimes?: PublishTimes | undefined }): LatencyHooks {
+  const { aedes, emitter, metrics, publishTimes } = deps
+  const started = new WeakMap<object, Start>()
   const mark = (payload: unknown, origin: Origin): void => {
-    if (typeof payload === 'object' && payload !== null && !started.has(payload)) started.set(payload, { at: now(), origin })
+    if (typeof payload !== 'object' || payload === null || started.has(payload)) return
+    const wallMs = origin === 'peer' ? publishTimes?.of(payload) : undefined
+    started.set(payload, wallMs === undefined ? { at: now(), origin } : { wallMs, origin: 'peer' })
   }
 
   const publish = aedes.publish.bind(aedes)
   aedes.publish = (packet, ...rest) => {
-    if (!packet.topic.startsWith('$SYS/')) mark(packet.payload, 'local')
+    if (!packet.topic.startsWith('$SYS/')) {
+      mark(packet.payload, 'local')
+      // The publish time peers get in the frames: taken as aedes takes the PUBLISH,
+      // before the retained store and the offline queues.
+      publishTimes?.stamp(packet.payload)
+    }
     return publish(packet, ...rest)
   }
   const deliver = emitter.deliver.bind(emitter)
@@ -76,7 +96,9 @@ export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike,
       const payload = (packet as { payload?: unknown }).payload
       if (typeof payload !== 'object' || payload === null) return
       const s = started.get(payload)
-      if (s !== undefined) metrics.deliveryLatency.observe({ origin: s.origin }, seconds(s.at))
+      if (s === undefined) return
+      if (s.wallMs === undefined) metrics.deliveryLatency.observe({ origin: s.origin }, seconds(s.at))
+      else metrics.deliveryLatency.observe({ origin: s.origin }, Math.max(0, wallClockMs() - s.wallMs) / 1000)
     }
   }
 }

@@ -82,7 +82,11 @@ export interface BrokerMetrics {
   authRefused: Counter<'reason'>
   limitRefused: Counter<'limit'>
   tlsReloads: Counter<'result'>
-  /** PUBLISH accepted on this node (origin local) or decoded from a peer's frame (origin peer) until written to a subscriber. */
+  /**
+   * PUBLISH accepted on this node (origin local) or on the peer that sent it (origin peer:
+   * the peer's wall clock as its frame carries it, or the frame's arrival when the peer
+   * sends no publish times) until written to a subscriber.
+   */
   deliveryLatency: Histogram<'origin'>
   /** Round trip of each Lua script call (and SPUBLISH of frames) to Redis. */
   redisDuration: Histogram<'call'>
@@ -164,7 +168,7 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     clientErrors: new Counter({ name: 'slotmq_client_errors_total', help: 'Connections closed because of a protocol error or bad input, by reason', labelNames: ['reason'], registers }),
     limitRefused: new Counter({ name: 'slotmq_limit_refused_total', help: 'Connections, packets, subscriptions and deliveries refused, closed, dropped or delayed by a configured limit, by limit', labelNames: ['limit'], registers }),
     tlsReloads: new Counter({ name: 'slotmq_tls_reloads_total', help: 'TLS certificate reloads after a file changed, by result (ok, failed)', labelNames: ['result'], registers }),
-    deliveryLatency: histogram('slotmq_delivery_latency_seconds', 'From a PUBLISH accepted on this node (origin local) or a message decoded from a peer\'s frame (origin peer) to the PUBLISH written to a subscriber', ['origin']),
+    deliveryLatency: histogram('slotmq_delivery_latency_seconds', 'From a PUBLISH accepted on this node (origin local), or on the node that published it (origin peer: that node\'s wall clock, carried in the inbox frame, against this node\'s; assumes NTP-synchronised clocks, a negative difference counts as 0; timed from the frame\'s arrival when the publishing node runs a version that sends no publish time), to the PUBLISH written to a subscriber', ['origin']),
     redisDuration: histogram('slotmq_redis_call_duration_seconds', 'Round trip of each Lua script call to Redis, by script (file name without .lua), and of the SPUBLISH (PUBLISH without sharded pub/sub) of frames to peers\' inboxes', ['call']),
     subscribePropagation: histogram('slotmq_subscribe_propagation_seconds', 'A new topic filter on this node until every live peer acknowledged its route (SUBACK waits for it)'),
     sessionOpen: histogram('slotmq_session_open_duration_seconds', 'Session open at CONNECT: the takeover script on the client\'s slot and the kick of a previous owner (Redis modes)'),

@@ -15,6 +15,8 @@ export interface KeySpace {
   nodesClock: () => string
   /** Tombstones of reaped members: zset memberId -> when it was reaped (ms). */
   nodesReaped: () => string
+  /** Inbox frame versions: hash memberId -> the newest frame version the member reads. */
+  nodesFrames: () => string
   /** A member's latest statistics (JSON, expiring), in the leases' slot: one MGET reads them all. */
   nodeStats: (memberId: string) => string
   /** One member's routes: set of topic filters, and a hash holding its delta sequence. */
@@ -81,6 +83,8 @@ export function createKeySpace (prefix = ''): KeySpace {
     nodesClock: () => `${base}{nodes}:clock`,
     // <prefix>mqtt:{nodes}:reaped
     nodesReaped: () => `${base}{nodes}:reaped`,
+    // <prefix>mqtt:{nodes}:frames
+    nodesFrames: () => `${base}{nodes}:frames`,
     // <prefix>mqtt:{nodes}:stats:<memberId>
     nodeStats: (memberId) => `${base}{nodes}:stats:${encodeId(memberId)}`,
     // <prefix>mqtt:{r:<memberId>}:filters | :meta

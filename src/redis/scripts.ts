@@ -18,8 +18,8 @@ export interface ScriptSpec {
 }
 
 export const SCRIPTS = {
-  nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes', 'clock', 'reaped'], argv: ['memberId', 'ttlMs', 'register', 'gapMs'] },
-  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes', 'clock', 'reaped'], argv: ['limit', 'memberId', 'minOwnLeaseMs', 'gapMs', 'ttlMs', 'tombstoneMs'] },
+  nodeHeartbeat: { file: 'node-heartbeat.lua', keys: ['nodes', 'clock', 'reaped', 'frames'], argv: ['memberId', 'ttlMs', 'register', 'gapMs', 'frameVersion'] },
+  nodeSweep: { file: 'node-sweep.lua', keys: ['nodes', 'clock', 'reaped', 'frames'], argv: ['limit', 'memberId', 'minOwnLeaseMs', 'gapMs', 'ttlMs', 'tombstoneMs'] },
   journalPublish: { file: 'journal-publish.lua', keys: ['journal'], argv: ['channel', 'frame', 'maxLength', 'sharded'] },
   routesApply: { file: 'routes-apply.lua', keys: ['filters', 'meta'], argv: ['seq', 'expiryMs', 'changes'], variadic: true },
   routesRead: { file: 'routes-read.lua', keys: ['filters', 'meta'], argv: [] },
@@ -91,11 +91,22 @@ export class Scripts {
    * Registers (register = true) or renews this member's lease; lists the live members.
    * `gapMs`: no beat from any member for longer starts a quiet period (see the script).
    * `restored`: the lease was missing without having been reaped (lost in a failover).
+   * `frameVersion`: the newest inbox frame version this member reads, announced with the
+   * lease; `frameVersions` holds what each live member announced (a member of a release
+   * that announces nothing is missing from it).
    */
-  async nodeHeartbeat (memberId: string, ttlMs: number, register: boolean, gapMs: number): Promise<{ held: boolean, deadlineMs: number, live: string[], restored: boolean }> {
-    const reply = await this.#run('nodeHeartbeat', this.#membershipKeys(), [memberId, ttlMs, register ? '1' : '0', gapMs])
-    const [held, ms, live, restored] = expectArray(reply, 'nodeHeartbeat', 4)
-    return { held: held === 1, deadlineMs: Number(ms), live: expectStrings(live, 'nodeHeartbeat'), restored: restored === 1 }
+  async nodeHeartbeat (memberId: string, ttlMs: number, register: boolean, gapMs: number, frameVersion = 0): Promise<{ held: boolean, deadlineMs: number, live: string[], restored: boolean, frameVersions: Map<string, number> }> {
+    const reply = await this.#run('nodeHeartbeat', this.#membershipKeys(), [memberId, ttlMs, register ? '1' : '0', gapMs, frameVersion])
+    const [held, ms, liveReply, restored, versions] = expectArray(reply, 'nodeHeartbeat', 5)
+    const live = expectStrings(liveReply, 'nodeHeartbeat')
+    const frameVersions = new Map<string, number>()
+    if (Array.isArray(versions)) {
+      live.forEach((m, i) => {
+        const v = Number(versions[i] ?? 0)
+        if (v > 0) frameVersions.set(m, v)
+      })
+    }
+    return { held: held === 1, deadlineMs: Number(ms), live, restored: restored === 1, frameVersions }
   }
 
   /**
@@ -109,7 +120,7 @@ export class Scripts {
   }
 
   #membershipKeys (): string[] {
-    return [this.#keys.nodes(), this.#keys.nodesClock(), this.#keys.nodesReaped()]
+    return [this.#keys.nodes(), this.#keys.nodesClock(), this.#keys.nodesReaped(), this.#keys.nodesFrames()]
   }
 
   /** Applies route changes ("+filter" / "-filter") under delta number `seq`. */

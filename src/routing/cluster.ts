@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
-import type { InboxRecord, PublishRecord } from './frames.js'
+import { FRAME_VERSION, LEGACY_FRAME_VERSION, type FrameVersion, type InboxRecord, type PublishRecord } from './frames.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 import { ClusterEmitter, type Message } from './emitter.js'
@@ -25,6 +25,7 @@ import { Registry } from './registry.js'
 import { RouteTable } from './route-table.js'
 import { MAX_HOPS, SharedDispatch, type SharedSend } from './shared-dispatch.js'
 import type { SharedStrategy } from './shared.js'
+import { PublishTimes } from '../util/publish-times.js'
 
 export interface ClusterRoutingDeps {
   redis: RedisConnections
@@ -116,6 +117,14 @@ export class ClusterRouting {
   #deliveries: Promise<void> | undefined
   /** Publishes sent to peers and received from them. */
   readonly counts = { forwarded: 0, received: 0, frameErrors: 0 }
+  /**
+   * When each message was published: stamped by whoever accepts a PUBLISH on this node
+   * (the broker, as aedes takes it), read into the frames to peers, and stamped from the
+   * frames of peers for the local deliveries (the delivery latency metric).
+   */
+  readonly publishTimes = new PublishTimes()
+  /** The inbox frame version this node writes now (see #updateFrameVersion). */
+  #frameVersion: FrameVersion = FRAME_VERSION
 
   constructor (deps: ClusterRoutingDeps) {
     this.#deps = deps
@@ -128,6 +137,7 @@ export class ClusterRouting {
 
     this.#outbox = new Outbox({
       sender: () => this.#memberId,
+      version: () => this.#frameVersion,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
       sendJournaled: async (m, frame) => await this.#journal.appendAndSend(m, frame),
@@ -136,21 +146,21 @@ export class ClusterRouting {
         this.#log.warn({ memberId, records, err }, 'frame to peer not sent')
       }
     })
-    this.bus = new PeerBus((member, write) => this.#outbox.add(member, write), toRecord)
+    this.bus = new PeerBus((member, write) => this.#outbox.add(member, write), (m) => this.#toRecord(m))
     this.#journal = new Journal({
       redis,
       keys,
       scripts,
       memberId: () => this.#memberId,
       lost: (m) => {
-        if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
-        else if (m.clientId === undefined) this.#deliver(toMessage(m.record))
-        else this.#direct(m.clientId, toMessage(m.record), '')
+        if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0)
+        else if (m.clientId === undefined) this.#deliver(this.#toMessage(m.record))
+        else this.#direct(m.clientId, this.#toMessage(m.record), '')
       },
       replay: () => {
         const hooks = this.#members
         // Shared group messages of the outage reach their members through the audit (`lost`).
-        return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(toMessage(m.record), m.clientId) }
+        return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(this.#toMessage(m.record), m.clientId) }
       },
       log: this.#log
     })
@@ -171,6 +181,7 @@ export class ClusterRouting {
       scripts,
       leaseTtlMs: deps.leaseTtlMs,
       memberId: this.#memberId,
+      frameVersion: FRAME_VERSION,
       log: this.#log,
       events: {
         onMembers: (live) => this.#onMembers(live),
@@ -216,7 +227,7 @@ export class ClusterRouting {
       strategy: deps.sharedStrategy ?? 'round_robin',
       memberId: () => this.#memberId,
       table: this.table,
-      send: (s, message) => { this.#sendShared(s, message, toRecord(message)) },
+      send: (s, message) => { this.#sendShared(s, message, this.#toRecord(message)) },
       log: this.#log
     })
   }
@@ -325,7 +336,7 @@ export class ClusterRouting {
     for await (const m of this.#journal.messages(memberId)) {
       // Shared group messages were given to the groups' other members when the routes went.
       if (m.share !== undefined) continue
-      yield m.clientId === undefined ? { message: toMessage(m.record) } : { message: toMessage(m.record), clientId: m.clientId }
+      yield m.clientId === undefined ? { message: this.#toMessage(m.record) } : { message: this.#toMessage(m.record), clientId: m.clientId }
     }
   }
 
@@ -343,6 +354,7 @@ export class ClusterRouting {
     await this.#inbox.move()
     const live = await this.#registry.join(this.#memberId)
     for (const m of live) if (m !== this.#memberId) this.#peers.add(m)
+    this.#updateFrameVersion()
     for (const p of this.#peers) this.#outbox.add(p, w => w.hello())
     this.#outbox.flush()
     await Promise.all([...this.#peers].map(async p => await this.#sync.reload(p)))
@@ -358,7 +370,8 @@ export class ClusterRouting {
       // Off the member list first (a peer's next beat must not bring this node back), then
       // peers drop its routes; frames they sent before that still arrive and are handled
       // (a session handed over is forwarded to its new owner) until the inbox closes.
-      await cmd.zrem(this.#deps.keys.nodes(), me).catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
+      await Promise.all([cmd.zrem(this.#deps.keys.nodes(), me), cmd.hdel(this.#deps.keys.nodesFrames(), me)])
+        .catch((err: unknown) => this.#log.warn({ err }, 'lease not released'))
       for (const p of this.#peers) this.#outbox.add(p, w => w.gone(me))
       this.#outbox.flush()
       await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
@@ -380,7 +393,7 @@ export class ClusterRouting {
     // Shared groups cost one check of a counter while there are none.
     const shared = this.#shared.active ? this.#shared.route(message) : undefined
     if (count === 0 && shared === undefined) return done()
-    const record = toRecord(message)
+    const record = this.#toRecord(message)
     // QoS 0 completes at once unless Redis is falling behind; QoS 1/2 completes when Redis
     // has accepted the frame (the PUBACK/PUBREC follows that hand-off).
     if (record.qos === 0 && this.#outbox.unsettledBytes <= BACKPRESSURE_BYTES) {
@@ -420,7 +433,7 @@ export class ClusterRouting {
       switch (r.kind) {
         case 'publish':
           this.counts.received++
-          this.#deliver(toMessage(r))
+          this.#deliver(this.#toMessage(r))
           break
         case 'routes':
           this.#sync.onDelta(sender, r.seq, r.changes)
@@ -445,11 +458,11 @@ export class ClusterRouting {
           void this.bus.dispatch({ kind: 'kick', clientId: r.clientId, epoch: r.epoch }, sender)
           break
         case 'direct':
-          this.#direct(r.clientId, toMessage(r.publish), sender)
+          this.#direct(r.clientId, this.#toMessage(r.publish), sender)
           break
         case 'shared':
           this.counts.received++
-          this.#receiveShared(r.group, r.filter, toMessage(r.publish), r.hash, r.hops)
+          this.#receiveShared(r.group, r.filter, this.#toMessage(r.publish), r.hash, r.hops)
           break
         case 'adopt':
           void this.bus.dispatch({ kind: 'adopt', clientId: r.clientId, epoch: r.epoch }, sender)
@@ -513,6 +526,12 @@ export class ClusterRouting {
     this.#peers.add(memberId)
     this.#sync.ensure(memberId)
     this.#log.info({ memberId }, 'peer joined')
+    if (!this.#registry.frameVersions.has(memberId)) {
+      // Met before a beat listed it (its hello came first): legacy frames until a beat
+      // says which version it reads; one now, not at the next interval.
+      this.#updateFrameVersion()
+      void this.#registry.beat()
+    }
   }
 
   #dropPeer (memberId: string): void {
@@ -523,6 +542,24 @@ export class ClusterRouting {
     this.#outbox.forget(memberId)
     this.#local.peerGone(memberId)
     this.#log.info({ memberId }, 'peer left')
+    this.#updateFrameVersion()
+  }
+
+  /**
+   * Chooses the inbox frame version this node writes: the newest while every peer (the
+   * live members, and peers missing but not yet dropped) announced with its lease that it
+   * reads it, the legacy one otherwise. Not the receiver's alone: a frame journaled for a
+   * member is read by whichever member reaps it. A peer met before a beat listed it counts
+   * as legacy until one does. Every version is read, whichever is written.
+   */
+  #updateFrameVersion (): void {
+    const versions = this.#registry.frameVersions
+    const legacy = [...this.#peers].filter(p => (versions.get(p) ?? LEGACY_FRAME_VERSION) < FRAME_VERSION)
+    const version = legacy.length === 0 ? FRAME_VERSION : LEGACY_FRAME_VERSION
+    if (version === this.#frameVersion) return
+    this.#frameVersion = version
+    if (version === FRAME_VERSION) this.#log.info({ version }, 'every peer reads the newest inbox frames: publish times go to peers')
+    else this.#log.info({ version, peers: legacy }, 'a peer reads only legacy inbox frames (or has not said yet): frames to peers carry no publish times')
   }
 
   /** Membership anti-entropy after each beat, plus the route digest check. */
@@ -541,6 +578,7 @@ export class ClusterRouting {
       if (now - since >= this.#deps.leaseTtlMs) this.#dropPeer(p)
     }
     for (const m of live) this.#addPeer(m)
+    this.#updateFrameVersion()
     void this.#checkDigests()
     // Frames older than the retention were queued long ago (or this node would be dead).
     this.#journal.trim()
@@ -591,12 +629,23 @@ export class ClusterRouting {
       for await (const m of this.#journal.messages(memberId)) {
         if (m.share === undefined) continue
         redispatched++
-        this.#shared.redispatch(m.share.group, m.share.filter, toMessage(m.record), m.share.hash, 0)
+        this.#shared.redispatch(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0)
       }
     } catch (err) {
       this.#log.warn({ err, memberId }, 'dead node journal not read for its shared group messages')
     }
     if (redispatched > 0) this.#log.info({ memberId, redispatched }, 'dead node shared group messages given to other members')
+  }
+
+  /** A message as a frame's publish record, with its publish time when known. */
+  #toRecord (message: Message): Omit<PublishRecord, 'kind'> {
+    return toRecord(message, this.publishTimes.of(message.payload))
+  }
+
+  /** A peer's publish record as a message; its publish time is remembered with it. */
+  #toMessage (r: PublishRecord): Message {
+    if (r.publishedAt !== undefined) this.publishTimes.stamp(r.payload, r.publishedAt)
+    return toMessage(r)
   }
 
   async #rejoin (): Promise<void> {
@@ -616,7 +665,7 @@ export class ClusterRouting {
   }
 }
 
-function toRecord (message: Message): Omit<PublishRecord, 'kind'> {
+function toRecord (message: Message, publishedAt: number | undefined): Omit<PublishRecord, 'kind'> {
   const payload = message.payload as unknown
   return {
     topic: message.topic,
@@ -625,7 +674,8 @@ function toRecord (message: Message): Omit<PublishRecord, 'kind'> {
     retain: message.retain === true,
     dup: message.dup === true,
     brokerId: String(message.brokerId ?? ''),
-    brokerCounter: Number(message.brokerCounter ?? 0)
+    brokerCounter: Number(message.brokerCounter ?? 0),
+    publishedAt
   }
 }
 

@@ -3,11 +3,14 @@
  * the sender, then records back to back, so that every publish a node routes to one peer
  * in one tick travels in one SPUBLISH. No JSON on this path.
  *
- *   frame    = u8 version(2) | u8 senderLength | sender | u32 seq | record*
+ *   frame    = u8 version(2 or 3) | u8 senderLength | sender | u32 seq | record*
  *              (seq: numbers the frames from one sender to one receiver, from 1; 0 on
  *              a node's pings to itself. A gap tells the receiver frames were lost.)
  *   publish  = u8 1 | u8 flags(qos 0-1, retain 2, dup 3) | u16 topicLength | topic
- *              | u8 brokerIdLength | brokerId | f64 brokerCounter | u32 payloadLength | payload
+ *              | u8 brokerIdLength | brokerId | f64 brokerCounter
+ *              | f64 publishedAt (version 3 only) | u32 payloadLength | payload
+ *              (publishedAt: wall-clock ms since the epoch, fractions included, when
+ *              the publishing node accepted the PUBLISH; 0 when unknown)
  *   routes   = u8 2 | u32 seq | u16 count | (u8 add(1)/remove(0) | u16 length | filter)*
  *   ack      = u8 3 | u32 seq                  (routes delta `seq` applied by the sender)
  *   ping     = u8 4 | u32 nonce                (a node checking its own inbox)
@@ -27,6 +30,14 @@
  *   shared   = u8 12 | u8 hops | u16 length | group | u16 length | filter | u32 hash | publish
  *                                              (for one member of a shared group on this
  *                                              node; hops: times it was passed on already)
+ *
+ * Versions. A reader drops a whole frame of a version it does not know, and one with a
+ * record type it does not know: records carry no length, so nothing after an unknown one
+ * can be found. Nodes of releases before version 3 read version 2 only. A new field
+ * therefore needs a new version, which a node writes only while every live member reads
+ * it: each node announces the newest version it reads with its lease, and a sender writes
+ * `FRAME_VERSION` while all live members announced it, `LEGACY_FRAME_VERSION` otherwise
+ * (see `frameVersion` in cluster.ts). Every version listed in `READ_VERSIONS` is read.
  */
 import { BinaryReader, malformed as malformedIn } from '../redis/reader.js'
 
@@ -39,6 +50,11 @@ export interface PublishRecord {
   dup: boolean
   brokerId: string
   brokerCounter: number
+  /**
+   * When the publishing node accepted the PUBLISH (wall-clock ms since the epoch, with
+   * fractions). Absent when the frame was of version 2 or the sender did not know it.
+   */
+  publishedAt?: number | undefined
 }
 export interface RouteChange { add: boolean, filter: string }
 export type InboxRecord =
@@ -58,7 +74,13 @@ export type InboxRecord =
 /** A message for one member of the shared group (group, filter) on the receiving node. */
 export interface SharedRecord { kind: 'shared', group: string, filter: string, hash: number, hops: number, publish: PublishRecord }
 
-const FRAME_VERSION = 2
+/** The newest frame version: publish records carry their publish time. */
+export const FRAME_VERSION = 3
+/** The version every node reads, releases before version 3 included. */
+export const LEGACY_FRAME_VERSION = 2
+export type FrameVersion = typeof FRAME_VERSION | typeof LEGACY_FRAME_VERSION
+/** The versions `decodeFrame` reads. */
+export const READ_VERSIONS: readonly FrameVersion[] = [LEGACY_FRAME_VERSION, FRAME_VERSION]
 const T_PUBLISH = 1
 const T_ROUTES = 2
 const T_ACK = 3
@@ -82,12 +104,21 @@ export class FrameWriter {
   #records = 0
   /** The frame carries a QoS 1/2 message: it is also written to the receiver's journal. */
   durable = false
+  /** Publish records carry their publish time (version 3). */
+  readonly #timed: boolean
+  readonly version: FrameVersion
 
-  constructor (sender: string, seq = 0, initialBytes = 4096) {
+  /**
+   * @param seq the frame's number (see the format above)
+   * @param version `LEGACY_FRAME_VERSION` for a cluster where some member reads no newer
+   */
+  constructor (sender: string, seq = 0, version: FrameVersion = FRAME_VERSION, initialBytes = 4096) {
+    this.version = version
+    this.#timed = version >= 3
     this.#buf = Buffer.allocUnsafe(initialBytes)
     const idLength = Buffer.byteLength(sender)
     this.#ensure(6 + idLength)
-    this.#buf[0] = FRAME_VERSION
+    this.#buf[0] = version
     this.#buf[1] = idLength
     this.#len = 2 + this.#buf.write(sender, 2)
     this.#buf.writeUInt32BE(seq >>> 0, this.#len)
@@ -101,7 +132,7 @@ export class FrameWriter {
     if (p.qos > 0) this.durable = true
     const topicLength = Buffer.byteLength(p.topic)
     const brokerIdLength = Buffer.byteLength(p.brokerId)
-    this.#ensure(4 + topicLength + 1 + brokerIdLength + 12 + p.payload.length)
+    this.#ensure(4 + topicLength + 1 + brokerIdLength + 20 + p.payload.length)
     const b = this.#buf
     let o = this.#len
     b[o++] = T_PUBLISH
@@ -111,6 +142,10 @@ export class FrameWriter {
     b[o++] = brokerIdLength
     o += b.write(p.brokerId, o)
     o = b.writeDoubleBE(p.brokerCounter, o)
+    if (this.#timed) {
+      const at = p.publishedAt
+      o = b.writeDoubleBE(at !== undefined && at > 0 ? at : 0, o)
+    }
     o = b.writeUInt32BE(p.payload.length, o)
     o += p.payload.copy(b, o)
     this.#len = o
@@ -241,16 +276,18 @@ export class FrameWriter {
 }
 
 /** Decodes a frame; throws BrokerError on a malformed frame (the caller logs and drops it). */
-export function decodeFrame (frame: Buffer): { sender: string, seq: number, records: InboxRecord[] } {
+export function decodeFrame (frame: Buffer): { sender: string, seq: number, records: InboxRecord[], version: FrameVersion } {
   const r = new BinaryReader(frame, 'inbox frame')
-  if (r.u8() !== FRAME_VERSION) throw malformed('unknown frame version')
+  const version = r.u8()
+  if (version !== FRAME_VERSION && version !== LEGACY_FRAME_VERSION) throw malformed('unknown frame version')
+  const timed = version === FRAME_VERSION
   const sender = r.str(r.u8())
   const seq = r.u32()
   const records: InboxRecord[] = []
   while (!r.done) {
     const type = r.u8()
     switch (type) {
-      case T_PUBLISH: records.push(readPublish(r)); break
+      case T_PUBLISH: records.push(readPublish(r, timed)); break
       case T_ROUTES: {
         const seq = r.u32()
         const count = r.u16()
@@ -277,7 +314,7 @@ export function decodeFrame (frame: Buffer): { sender: string, seq: number, reco
       case T_DIRECT: {
         const clientId = r.str(r.u16())
         if (r.u8() !== T_PUBLISH) throw malformed('direct record without a publish')
-        records.push({ kind: 'direct', clientId, publish: readPublish(r) })
+        records.push({ kind: 'direct', clientId, publish: readPublish(r, timed) })
         break
       }
       case T_SHARED: {
@@ -286,22 +323,26 @@ export function decodeFrame (frame: Buffer): { sender: string, seq: number, reco
         const filter = r.str(r.u16())
         const hash = r.u32()
         if (r.u8() !== T_PUBLISH) throw malformed('shared record without a publish')
-        records.push({ kind: 'shared', group, filter, hash, hops, publish: readPublish(r) })
+        records.push({ kind: 'shared', group, filter, hash, hops, publish: readPublish(r, timed) })
         break
       }
       default: throw malformed(`unknown record type ${type}`)
     }
   }
-  return { sender, seq, records }
+  return { sender, seq, records, version }
 }
 
-function readPublish (r: BinaryReader): PublishRecord {
+function readPublish (r: BinaryReader, timed: boolean): PublishRecord {
   const flags = r.u8()
   const topic = r.str(r.u16())
   const brokerId = r.repeatedStr(r.u8())
   const brokerCounter = r.f64()
+  const publishedAt = timed ? r.f64() : 0
   const payload = r.bytes(r.u32())
-  return { kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter }
+  const record: PublishRecord = { kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter }
+  // Not a number, infinite or not after the epoch: unknown.
+  if (publishedAt > 0 && publishedAt < Infinity) record.publishedAt = publishedAt
+  return record
 }
 
 function malformed (why: string): Error {

@@ -5,11 +5,13 @@
  * appended to the peer's journal (a Redis stream in the inbox's slot, by the same script
  * that SPUBLISHes it): if the peer dies before queueing them, its reaper replays the journal.
  */
-import { FrameWriter } from './frames.js'
+import { FRAME_VERSION, FrameWriter, type FrameVersion } from './frames.js'
 
 export interface OutboxDeps {
   /** This member's id, written in every frame header. */
   sender: () => string
+  /** The frame version to write (default the newest): what every reader in the cluster reads. */
+  version?: () => FrameVersion
   /** Inbox channel of a member. */
   inbox: (memberId: string) => string
   /** Sends one frame to one channel; resolves with the number of subscribers that received it. */
@@ -64,7 +66,7 @@ export class Outbox {
     if (p === undefined) {
       const seq = ((this.#seq.get(memberId) ?? 0) + 1) >>> 0
       this.#seq.set(memberId, seq)
-      p = { writer: new FrameWriter(this.#deps.sender(), seq), settle: [] }
+      p = { writer: new FrameWriter(this.#deps.sender(), seq, this.#deps.version?.() ?? FRAME_VERSION), settle: [] }
       this.#pending.set(memberId, p)
     }
     write(p.writer)

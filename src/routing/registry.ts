@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js'
 import type { Scripts } from '../redis/scripts.js'
 
 export interface RegistryEvents {
-  /** The live members (this one included) after each beat. */
+  /** The live members (this one included) after each beat; `frameVersions` is new by then. */
   onMembers: (live: ReadonlySet<string>) => void
   /** This caller's sweep removed these expired members: it is their reaper. */
   onReaped: (memberIds: string[]) => void
@@ -44,14 +44,24 @@ export class Registry {
   #lastBeatAt = 0
   #healthy = false
   #lostReported = false
+  readonly #frameVersion: number
+  #frameVersions: ReadonlyMap<string, number> = new Map()
 
-  constructor (deps: { scripts: Scripts, leaseTtlMs: number, memberId: string, log: Logger, events: RegistryEvents }) {
+  /** @param deps.frameVersion the newest inbox frame version this node reads, announced with its lease */
+  constructor (deps: { scripts: Scripts, leaseTtlMs: number, memberId: string, frameVersion: number, log: Logger, events: RegistryEvents }) {
     this.#scripts = deps.scripts
     this.#leaseTtlMs = deps.leaseTtlMs
     this.#events = deps.events
     this.#log = deps.log
     this.#memberId = deps.memberId
+    this.#frameVersion = deps.frameVersion
   }
+
+  /**
+   * The newest inbox frame version each live member announced, as of the last beat; a
+   * member missing from it announced none (a release that reads version 2 only).
+   */
+  get frameVersions (): ReadonlyMap<string, number> { return this.#frameVersions }
 
   get memberId (): string { return this.#memberId }
   /** True while the last beat succeeded within the lease time. */
@@ -61,7 +71,8 @@ export class Registry {
   /** Takes the lease for `memberId` and starts beating. Returns the live members. */
   async join (memberId: string): Promise<Set<string>> {
     this.#memberId = memberId
-    const beat = await this.#scripts.nodeHeartbeat(memberId, this.#leaseTtlMs, true, this.#gapMs)
+    const beat = await this.#scripts.nodeHeartbeat(memberId, this.#leaseTtlMs, true, this.#gapMs, this.#frameVersion)
+    this.#frameVersions = beat.frameVersions
     this.#lastBeatAt = Date.now()
     this.#healthy = true
     this.#lostReported = false
@@ -74,7 +85,8 @@ export class Registry {
     if (this.#beating) return
     this.#beating = true
     try {
-      const beat = await this.#scripts.nodeHeartbeat(this.#memberId, this.#leaseTtlMs, false, this.#gapMs)
+      const beat = await this.#scripts.nodeHeartbeat(this.#memberId, this.#leaseTtlMs, false, this.#gapMs, this.#frameVersion)
+      this.#frameVersions = beat.frameVersions
       if (!beat.held) {
         this.leaseLost('own lease was reaped')
         return

@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util'
 import { didYouMean, parseArgsMessage } from '../did-you-mean.js'
 import { BrokerError, ERR } from '../errors.js'
 import { parseEndpoints } from './clients.js'
-import { htmlReport, k6Summary, progressLine, renderTable } from './output.js'
+import { k6Summary, ProgressLog, progressLine, renderTable } from './output.js'
+import { htmlReport } from './report.js'
 import { conn } from './scenarios/conn.js'
 import { sessions } from './scenarios/sessions.js'
 import { retained } from './scenarios/retained.js'
@@ -61,7 +62,13 @@ Options:
                      the brokers under test use.
                      sessions: Redis memory per session.
   --json             print the result as JSON in k6's summary shape instead of the table
-  --report FILE      also write a self-contained HTML report with latency charts
+  --report FILE      also write a self-contained HTML report: the summary, latency over time
+                     (end-to-end and, QoS > 0, publish acknowledgement), message rates
+                     (fanout: per subscriber too) and latency distributions
+  --progress S       seconds between progress lines when stderr is not a terminal (default 5,
+                     0 for none); on a terminal one live line is updated every second
+
+Progress goes to stderr, the result (table or --json) to stdout.
 
 compare options:
   --duration S       seconds per scenario and broker (default 5)
@@ -114,10 +121,11 @@ const BENCH_OPTIONS = {
   repeat: { type: 'string' },
   json: { type: 'boolean' },
   report: { type: 'string' },
+  progress: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
-export function parseBenchOptions (args: string[]): { scenario: string, options: ScenarioOptions, json: boolean, report: string | undefined } {
+export function parseBenchOptions (args: string[]): { scenario: string, options: ScenarioOptions, json: boolean, report: string | undefined, progressEveryS: number } {
   let parsed
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: BENCH_OPTIONS })
@@ -148,7 +156,7 @@ export function parseBenchOptions (args: string[]): { scenario: string, options:
   }
   if (v.scenarios !== undefined) (options as { scenarios?: string[] }).scenarios = v.scenarios.split(',')
   if (v.repeat !== undefined) (options as { repeat?: number }).repeat = int('repeat', v.repeat, 1, 1) as number
-  return { scenario, options, json: v.json === true, report: v.report }
+  return { scenario, options, json: v.json === true, report: v.report, progressEveryS: int('progress', v.progress, 5) as number }
 }
 
 export async function runScenario (name: ScenarioName, options: ScenarioOptions): Promise<BenchResult> {
@@ -157,7 +165,7 @@ export async function runScenario (name: ScenarioName, options: ScenarioOptions)
 
 /** Runs the bench command; returns the exit status. */
 export async function benchCommand (args: string[]): Promise<number> {
-  const { scenario, options, json, report } = parseBenchOptions(args)
+  const { scenario, options, json, report, progressEveryS } = parseBenchOptions(args)
   if (scenario === 'help') {
     process.stdout.write(BENCH_HELP)
     return 0
@@ -167,7 +175,16 @@ export async function benchCommand (args: string[]): Promise<number> {
     return await compareCommand(options, json)
   }
   if (!(scenario in SCENARIOS)) usage(`unknown scenario '${scenario}' (one of ${Object.keys(SCENARIOS).join(', ')}, compare)${didYouMean(scenario, [...Object.keys(SCENARIOS), 'compare'])}`)
+  // On a terminal one line rewritten in place; in a log or a pipe, where that shows
+  // nothing until the end, a whole line every few seconds.
   if (process.stderr.isTTY) options.progress = p => process.stderr.write(`\r${progressLine(p)}`)
+  else {
+    const log = new ProgressLog(scenario, progressEveryS)
+    options.progress = p => {
+      const line = log.line(p)
+      if (line !== undefined) process.stderr.write(`${line}\n`)
+    }
+  }
   const result = await runScenario(scenario as ScenarioName, options)
   if (process.stderr.isTTY) process.stderr.write('\n')
   process.stdout.write(json ? JSON.stringify(k6Summary(result), null, 2) + '\n' : renderTable(result))

@@ -1,7 +1,7 @@
 /**
- * How benchmark results are shown: a live progress line on a terminal, a final table,
- * a k6-style summary (`--json`, the shape of k6's handleSummary data) and a
- * self-contained HTML report with latency charts (`--report FILE.html`).
+ * How benchmark results are shown: progress on stderr (a live line on a terminal, a
+ * plain line every few seconds otherwise), a final table, and a k6-style summary
+ * (`--json`, the shape of k6's handleSummary data). The HTML report is in report.ts.
  */
 import type { Percentiles } from './recorder.js'
 import { perMessage, type RedisCost } from './redis-cost.js'
@@ -15,37 +15,83 @@ export function ratio (x: number): string {
   return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n(x)
 }
 
+/** The live progress line on a terminal (rewritten in place about once a second). */
 export function progressLine (p: Progress): string {
+  if (p.steps !== undefined) return `  ${p.elapsedS.toFixed(1).padStart(6)} s   ${n(p.steps.done)} of ${n(p.steps.total)} ${p.steps.unit}`
   return `  ${p.elapsedS.toFixed(1).padStart(6)} s   sent ${n(p.sentPerS).padStart(9)} msg/s   received ${n(p.receivedPerS).padStart(9)} msg/s`
 }
 
-function percentileLine (label: string, p: Percentiles): string {
-  return `  ${label.padEnd(26)} p50 ${ms(p.p50)}  p95 ${ms(p.p95)}  p99 ${ms(p.p99)}  p99.9 ${ms(p.p999)}  max ${ms(p.max)}  (n=${n(p.count)})`
+/**
+ * Progress for a log or a pipe, where a line rewritten in place shows nothing: a whole
+ * line at most every `everyS` seconds, with what was done so far and the rate since the
+ * previous line.
+ */
+export class ProgressLog {
+  readonly #label: string
+  readonly #everyS: number
+  #last = { elapsedS: 0, sent: 0, received: 0, done: 0 }
+
+  constructor (scenario: string, everyS: number) {
+    this.#label = `slotmq bench ${scenario}:`
+    this.#everyS = everyS
+  }
+
+  /** The line to print for this report, or undefined when the previous one is younger than `everyS`. */
+  line (p: Progress): string | undefined {
+    const dt = p.elapsedS - this.#last.elapsedS
+    // Timers fire a little late or early: a report due now is not put off by a whole interval.
+    if (this.#everyS <= 0 || dt < this.#everyS - 0.1 || dt <= 0) return undefined
+    const rate = (now: number, before: number): string => n((now - before) / dt)
+    const sent = p.sent ?? 0
+    const received = p.received ?? 0
+    const done = p.steps?.done ?? 0
+    const what = p.steps !== undefined
+      ? `${n(done)} of ${n(p.steps.total)} ${p.steps.unit} (${rate(done, this.#last.done)}/s)`
+      : `sent ${n(sent)} msg (${rate(sent, this.#last.sent)} msg/s), received ${n(received)} msg (${rate(received, this.#last.received)} msg/s)`
+    this.#last = { elapsedS: p.elapsedS, sent, received, done }
+    return `${this.#label} ${p.elapsedS.toFixed(1)} s, ${what}`
+  }
+}
+
+/** One line of the summary: what, and its value. */
+export type SummaryRow = [label: string, value: string]
+
+const percentileRow = (label: string, p: Percentiles): SummaryRow =>
+  [label, `p50 ${ms(p.p50)}  p95 ${ms(p.p95)}  p99 ${ms(p.p99)}  p99.9 ${ms(p.p999)}  max ${ms(p.max)}  (n=${n(p.count)})`]
+
+/** The settings of the run, as the table's first line shows them. */
+export function settingsText (r: BenchResult): string {
+  return Object.entries(r.settings).map(([k, v]) => `${k} ${String(v)}`).join(', ')
+}
+
+/** The summary of a run, row by row: the table prints them padded, the HTML report as a table. */
+export function summaryRows (r: BenchResult): SummaryRow[] {
+  const rows: SummaryRow[] = []
+  if (r.sent > 0 || r.received > 0) {
+    rows.push(['sent', `${n(r.sent)} msg  (${n(r.sentPerS)} msg/s)`])
+    rows.push(['received', `${n(r.received)} msg  (${n(r.receivedPerS)} msg/s) of ${n(r.expected)} expected`])
+    rows.push(['lost / dup / out of order', `${n(r.lost)} / ${n(r.duplicated)} / ${n(r.outOfOrder)}   errors ${n(r.errors)}`])
+  }
+  if (r.latency !== undefined) rows.push(percentileRow('end-to-end latency ms', r.latency))
+  if (r.ack !== undefined && r.ack.count > 0) rows.push(percentileRow('publish ack latency ms', r.ack))
+  for (const [name, p] of Object.entries(r.timings)) rows.push(percentileRow(`${name.replace(/_/g, ' ')} ms`, p))
+  for (const [k, v] of Object.entries(r.facts)) rows.push([k.replace(/_/g, ' '), typeof v === 'number' ? n(v) : String(v)])
+  if (r.redis !== undefined) rows.push(...redisRows(r.redis))
+  rows.push(['duration', `${r.durationS} s`])
+  return rows
 }
 
 export function renderTable (r: BenchResult): string {
-  const settings = Object.entries(r.settings).map(([k, v]) => `${k} ${String(v)}`).join(', ')
-  const lines = [`slotmq bench ${r.scenario}  (${settings})`]
-  if (r.sent > 0 || r.received > 0) {
-    lines.push(`  ${'sent'.padEnd(26)} ${n(r.sent)} msg  (${n(r.sentPerS)} msg/s)`)
-    lines.push(`  ${'received'.padEnd(26)} ${n(r.received)} msg  (${n(r.receivedPerS)} msg/s) of ${n(r.expected)} expected`)
-    lines.push(`  ${'lost / dup / out of order'.padEnd(26)} ${n(r.lost)} / ${n(r.duplicated)} / ${n(r.outOfOrder)}   errors ${n(r.errors)}`)
-  }
-  if (r.latency !== undefined) lines.push(percentileLine('end-to-end latency ms', r.latency))
-  if (r.ack !== undefined && r.ack.count > 0) lines.push(percentileLine('publish ack latency ms', r.ack))
-  for (const [name, p] of Object.entries(r.timings)) lines.push(percentileLine(`${name.replace(/_/g, ' ')} ms`, p))
-  for (const [k, v] of Object.entries(r.facts)) lines.push(`  ${k.replace(/_/g, ' ').padEnd(26)} ${typeof v === 'number' ? n(v) : String(v)}`)
-  if (r.redis !== undefined) lines.push(...redisLines(r.redis))
-  lines.push(`  ${'duration'.padEnd(26)} ${r.durationS} s`)
+  const lines = [`slotmq bench ${r.scenario}  (${settingsText(r)})`, ...summaryRows(r).map(([label, value]) => `  ${label.padEnd(26)} ${value}`)]
   return lines.join('\n') + '\n'
 }
 
-function redisLines (c: RedisCost): string[] {
+function redisRows (c: RedisCost): SummaryRow[] {
   const per = perMessage(c)
   const of = (x: number | undefined): string => x === undefined ? 'no message delivered' : `${ratio(x)} per delivered message`
   return [
-    `  ${'redis commands'.padEnd(26)} ${n(c.commands)}  (${of(per?.commands)}; ${c.primaries} primaries; commands called by scripts included)`,
-    `  ${'redis script calls'.padEnd(26)} ${n(c.scriptCalls)}  (${of(per?.scriptCalls)})`
+    ['redis commands', `${n(c.commands)}  (${of(per?.commands)}; ${c.primaries} primaries; commands called by scripts included)`],
+    ['redis script calls', `${n(c.scriptCalls)}  (${of(per?.scriptCalls)})`]
   ]
 }
 
@@ -98,54 +144,4 @@ export function k6Summary (r: BenchResult): Record<string, unknown> {
     metrics,
     slotmq: { scenario: r.scenario, settings: r.settings, facts: r.facts, ...(r.redis === undefined ? {} : { redis: r.redis }), timeline: r.timeline }
   }
-}
-
-const esc = (s: string): string => s.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] as string))
-
-interface Series { name: string, color: string, points: Array<[number, number]> }
-
-/** A line chart as inline SVG: no scripts, no external files. */
-function lineChart (title: string, xLabel: string, yLabel: string, series: Series[], xTicks?: Array<[number, string]>): string {
-  const W = 720
-  const H = 300
-  const L = 60
-  const B = 40
-  const all = series.flatMap(s => s.points)
-  if (all.length === 0) return `<h2>${esc(title)}</h2><p>No data.</p>`
-  const xMin = Math.min(...all.map(p => p[0]))
-  const xMax = Math.max(...all.map(p => p[0]), xMin + 1)
-  const yMax = Math.max(...all.map(p => p[1])) * 1.1 || 1
-  const x = (v: number): number => L + (v - xMin) / (xMax - xMin) * (W - L - 20)
-  const y = (v: number): number => H - B - v / yMax * (H - B - 20)
-  const lines = series.map(s => `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(p => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`)
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map(f => `<text x="${L - 6}" y="${y(yMax * f) + 4}" text-anchor="end">${ms(yMax * f)}</text><line x1="${L}" x2="${W - 20}" y1="${y(yMax * f)}" y2="${y(yMax * f)}" stroke="#eee"/>`)
-  const xs = (xTicks ?? [0, 0.25, 0.5, 0.75, 1].map(f => [xMin + (xMax - xMin) * f, String(Math.round(xMin + (xMax - xMin) * f))] as [number, string]))
-    .map(([v, label]) => `<text x="${x(v)}" y="${H - B + 16}" text-anchor="middle">${esc(label)}</text>`)
-  const legend = series.map((s, i) => `<text x="${L + 10 + i * 90}" y="14" fill="${s.color}">■ ${esc(s.name)}</text>`)
-  return `<h2>${esc(title)}</h2><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-size="11" font-family="sans-serif">` +
-    `${yTicks.join('')}${lines.join('')}${xs.join('')}${legend.join('')}` +
-    `<text x="${W / 2}" y="${H - 4}" text-anchor="middle">${esc(xLabel)}</text>` +
-    `<text x="12" y="${H / 2}" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(yLabel)}</text></svg>`
-}
-
-export function htmlReport (r: BenchResult): string {
-  const overTime = lineChart('Latency over time', 'second of the run', 'latency (ms)', [
-    { name: 'p50', color: '#2b7bb9', points: r.timeline.filter(s => s.latency.count > 0).map(s => [s.second, s.latency.p50]) },
-    { name: 'p95', color: '#e6a23c', points: r.timeline.filter(s => s.latency.count > 0).map(s => [s.second, s.latency.p95]) },
-    { name: 'p99', color: '#d9534f', points: r.timeline.filter(s => s.latency.count > 0).map(s => [s.second, s.latency.p99]) }
-  ])
-  const rate = lineChart('Throughput', 'second of the run', 'messages per second', [
-    { name: 'sent', color: '#2b7bb9', points: r.timeline.map(s => [s.second, s.sent]) },
-    { name: 'received', color: '#5cb85c', points: r.timeline.map(s => [s.second, s.received]) }
-  ])
-  // Percentile axis on a "nines" scale: 90 -> 1, 99 -> 2, 99.9 -> 3 ...
-  const nines = (p: number): number => p >= 100 ? 5 : -Math.log10(1 - p / 100)
-  const dist = lineChart('Latency distribution', 'percentile', 'latency (ms)', [
-    { name: 'latency', color: '#6f42c1', points: r.distribution.map(([p, v]) => [Math.min(nines(p), 5), v]) }
-  ], [[0, '0'], [1, '90'], [2, '99'], [3, '99.9'], [4, '99.99'], [5, 'max']])
-  return `<!doctype html><html><head><meta charset="utf-8"><title>slotmq bench ${esc(r.scenario)}</title>
-<style>body{font-family:sans-serif;max-width:780px;margin:2em auto;color:#222}pre{background:#f6f8fa;padding:1em;overflow:auto}</style></head>
-<body><h1>slotmq bench ${esc(r.scenario)}</h1><pre>${esc(renderTable(r))}</pre>${overTime}${rate}${dist}
-<p>Generated ${esc(new Date().toISOString())}.</p></body></html>
-`
 }

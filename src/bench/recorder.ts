@@ -1,8 +1,9 @@
 /**
  * Collects what a benchmark run observed: end-to-end latency (HDR histogram, microsecond
- * resolution) overall and per second, publish-ack latency, and per stream (one publisher
- * seen by one subscriber) the sequence numbers, from which lost, duplicated and
- * out-of-order messages are counted.
+ * resolution) overall and per second, publish-ack latency likewise, messages per second
+ * (sent, received, and per subscriber), and per stream (one publisher seen by one
+ * subscriber) the sequence numbers, from which lost, duplicated and out-of-order messages
+ * are counted.
  */
 import * as hdr from 'hdr-histogram-js'
 
@@ -31,7 +32,27 @@ export function percentiles (h: hdr.Histogram): Percentiles {
 
 interface Stream { seen: Set<number>, highest: number }
 
-export interface SecondSample { second: number, sent: number, received: number, latency: Percentiles }
+/**
+ * One second of the run. The last second in which publishes were sent (or messages
+ * received, or acknowledgements arrived) is usually cut short by the end of that phase:
+ * `covered` says which part of the second each phase lasted (1 for every earlier second),
+ * so that a rate is the count divided by it, not a collapse towards 0.
+ */
+export interface SecondSample {
+  /** 1 for the first second of the run. */
+  second: number
+  sent: number
+  received: number
+  covered: { sent: number, received: number, ack: number }
+  /** End-to-end latency of the messages received in this second. */
+  latency: Percentiles
+  /** Publish-acknowledgement latency of the acknowledgements that arrived in this second. */
+  ack: Percentiles
+  /** Messages each subscriber received in this second (with more than one subscriber). */
+  perSubscriber?: { min: number, median: number, max: number }
+}
+
+interface Bucket { sent: number, received: number, latency: hdr.Histogram, ack: hdr.Histogram, perSubscriber: number[] }
 
 /** Points of the latency distribution (percentile, ms) for a chart. */
 export function distribution (h: hdr.Histogram): Array<[number, number]> {
@@ -43,9 +64,14 @@ export function distribution (h: hdr.Histogram): Array<[number, number]> {
 export class Recorder {
   readonly latency = histogram()
   readonly ackLatency = histogram()
-  readonly #perSecond: Array<{ sent: number, received: number, latency: hdr.Histogram }> = []
+  readonly #perSecond: Bucket[] = []
   readonly #streams = new Map<string, Stream>()
   readonly #startedAt: number
+  readonly #subscribers: number
+  #sendingEndedAt: number | undefined
+  #lastSentAt: number | undefined
+  #lastReceivedAt: number | undefined
+  #lastAckAt: number | undefined
   sent = 0
   received = 0
   duplicated = 0
@@ -54,29 +80,48 @@ export class Recorder {
   expected = 0
   errors = 0
 
-  constructor (startedAtMs: number) {
+  /**
+   * @param startedAtMs start of the run: second 1 begins here
+   * @param subscribers how many subscribers report with their index (for per-subscriber rates)
+   */
+  constructor (startedAtMs: number, subscribers = 0) {
     this.#startedAt = startedAtMs
+    this.#subscribers = subscribers
   }
 
-  #second (atMs: number): { sent: number, received: number, latency: hdr.Histogram } {
+  #second (atMs: number): Bucket {
     const i = Math.max(0, Math.floor((atMs - this.#startedAt) / 1000))
-    while (this.#perSecond.length <= i) this.#perSecond.push({ sent: 0, received: 0, latency: histogram() })
-    return this.#perSecond[i] as { sent: number, received: number, latency: hdr.Histogram }
+    while (this.#perSecond.length <= i) this.#perSecond.push({ sent: 0, received: 0, latency: histogram(), ack: histogram(), perSubscriber: new Array<number>(this.#subscribers).fill(0) })
+    return this.#perSecond[i] as Bucket
   }
 
   /** A publish went out; `receivers` subscribers should each get it once. */
   onSent (atMs: number, receivers: number): void {
     this.sent++
     this.expected += receivers
+    this.#lastSentAt = atMs
     this.#second(atMs).sent++
   }
 
-  onAck (latencyMs: number): void {
-    this.ackLatency.recordValue(Math.max(1, Math.round(latencyMs * 1000)))
+  /** The sending phase ended (publishers stopped at the end of the duration). */
+  endSending (atMs: number): void {
+    this.#sendingEndedAt = atMs
   }
 
-  /** A message arrived on `stream` (subscriber + publisher) with sequence `seq`. */
-  onReceived (stream: string, seq: number, latencyMs: number, atMs: number): void {
+  /** A publish was acknowledged `latencyMs` after it was sent; the acknowledgement arrived at `atMs`. */
+  onAck (latencyMs: number, atMs?: number): void {
+    const us = Math.max(1, Math.round(latencyMs * 1000))
+    this.ackLatency.recordValue(us)
+    if (atMs === undefined) return
+    this.#lastAckAt = atMs
+    this.#second(atMs).ack.recordValue(us)
+  }
+
+  /**
+   * A message arrived on `stream` (subscriber + publisher) with sequence `seq`;
+   * `subscriber` is the receiving subscriber's index, for per-subscriber rates.
+   */
+  onReceived (stream: string, seq: number, latencyMs: number, atMs: number, subscriber?: number): void {
     let s = this.#streams.get(stream)
     if (s === undefined) {
       s = { seen: new Set(), highest: -1 }
@@ -92,9 +137,11 @@ export class Recorder {
     this.received++
     const us = Math.max(1, Math.round(latencyMs * 1000))
     this.latency.recordValue(us)
+    this.#lastReceivedAt = atMs
     const second = this.#second(atMs)
     second.received++
     second.latency.recordValue(us)
+    if (subscriber !== undefined && subscriber < this.#subscribers) second.perSubscriber[subscriber] = (second.perSubscriber[subscriber] ?? 0) + 1
   }
 
   get lost (): number {
@@ -102,6 +149,27 @@ export class Recorder {
   }
 
   timeline (): SecondSample[] {
-    return this.#perSecond.map((s, i) => ({ second: i + 1, sent: s.sent, received: s.received, latency: percentiles(s.latency) }))
+    // Part of second i (0-based) before a phase that ended at `endMs`: 1 before its last second, 0 after it.
+    const covered = (endMs: number | undefined, i: number): number =>
+      endMs === undefined ? 0 : Math.round(Math.min(1, Math.max(0, (endMs - this.#startedAt) / 1000 - i)) * 1000) / 1000
+    const sendingEnd = this.#sendingEndedAt ?? this.#lastSentAt
+    return this.#perSecond.map((s, i) => ({
+      second: i + 1,
+      sent: s.sent,
+      received: s.received,
+      covered: { sent: covered(sendingEnd, i), received: covered(this.#lastReceivedAt, i), ack: covered(this.#lastAckAt, i) },
+      latency: percentiles(s.latency),
+      ack: percentiles(s.ack),
+      ...(this.#subscribers > 1 ? { perSubscriber: spread(s.perSubscriber) } : {})
+    }))
   }
+}
+
+/** Fewest, median and most of some counts. */
+export function spread (counts: number[]): { min: number, median: number, max: number } {
+  const sorted = [...counts].sort((a, b) => a - b)
+  if (sorted.length === 0) return { min: 0, median: 0, max: 0 }
+  const mid = Math.floor(sorted.length / 2)
+  const median = sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return { min: sorted[0] as number, median, max: sorted[sorted.length - 1] as number }
 }

@@ -25,7 +25,17 @@ export interface BenchOptions {
   progress?: (p: Progress) => void
 }
 
-export interface Progress { elapsedS: number, sentPerS: number, receivedPerS: number }
+export interface Progress {
+  elapsedS: number
+  /** Messages sent and received so far (message-flow scenarios). */
+  sent?: number
+  received?: number
+  /** Rates over the last report's interval. */
+  sentPerS: number
+  receivedPerS: number
+  /** Steps done so far of a scenario that counts steps (connections, iterations, sessions). */
+  steps?: { done: number, total: number, unit: string }
+}
 
 export interface BenchResult {
   scenario: string
@@ -52,6 +62,10 @@ export interface BenchResult {
   timeline: SecondSample[]
   /** Latency distribution (percentile, ms), when messages flowed. */
   distribution: Array<[number, number]>
+  /** Publish-acknowledgement latency distribution (percentile, ms), QoS > 0 only. */
+  ackDistribution?: Array<[number, number]>
+  /** Distribution (percentile, ms) of each of `timings`. */
+  timingDistributions?: Record<string, Array<[number, number]>>
   /** Commands the brokers' Redis executed while messages flowed (with --redis). */
   redis?: RedisCost
 }

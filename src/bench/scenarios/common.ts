@@ -1,6 +1,6 @@
 /** Helpers for the scenarios that measure events rather than message flows. */
 import * as hdr from 'hdr-histogram-js'
-import { percentiles, type Percentiles } from '../recorder.js'
+import { distribution, percentiles, type Percentiles } from '../recorder.js'
 import type { BenchOptions, BenchResult } from '../types.js'
 
 /** A histogram of durations in milliseconds (recorded with microsecond resolution). */
@@ -9,6 +9,7 @@ export class Timings {
   add (ms: number): void { this.#h.recordValue(Math.max(1, Math.round(ms * 1000))) }
   get count (): number { return this.#h.totalCount }
   summary (): Percentiles { return percentiles(this.#h) }
+  distribution (): Array<[number, number]> { return distribution(this.#h) }
 }
 
 /** Resolves with the first value, or undefined after `timeoutMs`. */
@@ -21,11 +22,13 @@ export async function within<T> (timeoutMs: number, wait: (resolve: (v: T) => vo
 
 /**
  * Runs `step(0)` .. `step(total - 1)`, at most `concurrency` at once, reporting progress
- * every 100 steps; returns how many steps threw (counted as failures, not rethrown).
+ * (steps done, counted in `unit`) every 100 steps; returns how many steps threw (counted
+ * as failures, not rethrown).
  */
-export async function storm (total: number, concurrency: number, opts: BenchOptions, step: (i: number) => Promise<void>): Promise<number> {
+export async function storm (total: number, concurrency: number, opts: BenchOptions, unit: string, step: (i: number) => Promise<void>): Promise<number> {
   const started = Date.now()
   let next = 0
+  let done = 0
   let failures = 0
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
     while (next < total) {
@@ -35,7 +38,8 @@ export async function storm (total: number, concurrency: number, opts: BenchOpti
       } catch {
         failures++
       }
-      if (i % 100 === 0) opts.progress?.({ elapsedS: (Date.now() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
+      done++
+      if (done % 100 === 0) opts.progress?.({ elapsedS: (Date.now() - started) / 1000, sentPerS: 0, receivedPerS: 0, steps: { done, total, unit } })
     }
   }))
   return failures
@@ -60,6 +64,7 @@ export function eventResult (scenario: string, opts: BenchOptions, durationS: nu
     timings: Object.fromEntries(Object.entries(timings).filter(([, t]) => t.count > 0).map(([k, t]) => [k, t.summary()])),
     facts,
     timeline: [],
-    distribution: []
+    distribution: [],
+    timingDistributions: Object.fromEntries(Object.entries(timings).filter(([, t]) => t.count > 0).map(([k, t]) => [k, t.distribution()]))
   }
 }

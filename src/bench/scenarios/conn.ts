@@ -20,7 +20,7 @@ export async function conn (opts: BenchOptions & { metrics?: string[] }): Promis
   const rssBefore = await brokerRssMb(opts.metrics)
   const started = nowMs()
   try {
-    const failures = await storm(total, CONCURRENCY, opts, async (i) => {
+    const failures = await storm(total, CONCURRENCY, opts, 'connections', async (i) => {
       const t0 = nowMs()
       await pool.connect(pick(endpoints, i), { clientId: `bench-${id}-c${i}`, clean: opts.clean, timeoutMs: opts.timeoutMs })
       connack.add(nowMs() - t0)

@@ -6,7 +6,7 @@
 import type { MqttClient } from 'mqtt'
 import { ClientPool, runId } from '../clients.js'
 import { makePayload, nowMs, readPayload } from '../payload.js'
-import { distribution, percentiles, Recorder } from '../recorder.js'
+import { distribution, percentiles, Recorder, spread } from '../recorder.js'
 import { costBetween, RedisProbe, type RedisCost } from '../redis-cost.js'
 import type { BenchOptions, BenchResult } from '../types.js'
 
@@ -58,7 +58,7 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
 
     const commandsBefore = await probe?.commandCounts()
     const started = nowMs()
-    const rec = new Recorder(started)
+    const rec = new Recorder(started, subs.length)
     const perSub = subs.map(() => 0)
     // In a group, order is checked per member and publisher, duplicates across the group.
     const groupSeen = new Map<string, Set<number>>()
@@ -74,7 +74,7 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
           seen.add(p.seq)
         }
         perSub[si] = (perSub[si] ?? 0) + 1
-        rec.onReceived(`${si}|${topic}`, p.seq, at - p.sentAtMs, at)
+        rec.onReceived(`${si}|${topic}`, p.seq, at - p.sentAtMs, at, si)
       })
     })
 
@@ -86,7 +86,10 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
       rec.onSent(sentAt, spec.receivers(i))
       pubs[i]?.publish(spec.pubs[i]?.topic as string, makePayload(seq, opts.size), { qos: opts.qos }, (err) => {
         if (err !== undefined && err !== null) rec.errors++
-        else if (opts.qos > 0) rec.onAck(nowMs() - sentAt)
+        else if (opts.qos > 0) {
+          const at = nowMs()
+          rec.onAck(at - sentAt, at)
+        }
         done?.()
       })
     }
@@ -155,6 +158,7 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
       })
     }
     const sendEnded = nowMs()
+    rec.endSending(Math.min(sendEnded, endAt))
     await drain(rec, opts.timeoutMs)
     progress()
     let redis: RedisCost | undefined
@@ -179,15 +183,32 @@ export async function runFlow (spec: FlowSpec, opts: BenchOptions): Promise<Benc
       latency: rec.received > 0 ? percentiles(rec.latency) : undefined,
       ack: opts.qos > 0 ? percentiles(rec.ackLatency) : undefined,
       timings: {},
-      facts: { publishers: pubs.length, subscribers: subs.length, ...(spec.group === true ? balance(perSub) : {}) },
+      facts: {
+        publishers: pubs.length,
+        subscribers: subs.length,
+        ...(spec.group === true ? balance(perSub) : {}),
+        ...(fanOut(spec) ? perSubscriberRates(perSub, sendS) : {})
+      },
       timeline: rec.timeline(),
       distribution: distribution(rec.latency),
+      ...(opts.qos > 0 ? { ackDistribution: distribution(rec.ackLatency) } : {}),
       ...(redis === undefined ? {} : { redis })
     }
   } finally {
     probe?.close()
     await pool.closeAll()
   }
+}
+
+/** Each publish reaches more than one subscriber. */
+function fanOut (spec: FlowSpec): boolean {
+  return spec.group !== true && spec.pubs.some((_, i) => spec.receivers(i) > 1)
+}
+
+/** Fan-out: what each subscriber received per second of sending, fewest, median and most. */
+function perSubscriberRates (perSub: number[], sendS: number): Record<string, number> {
+  const { min, median, max } = spread(perSub.map(c => sendS > 0 ? c / sendS : 0))
+  return { sub_min_msg_per_s: Math.round(min), sub_median_msg_per_s: Math.round(median), sub_max_msg_per_s: Math.round(max) }
 }
 
 /** How evenly a group's members were served: fewest and most messages, and the counts. */
@@ -220,7 +241,7 @@ function startProgress (opts: BenchOptions, rec: Recorder, started: number): () 
   const timer = setInterval(() => {
     const at = nowMs()
     const dt = (at - last.at) / 1000
-    report({ elapsedS: (at - started) / 1000, sentPerS: (rec.sent - last.sent) / dt, receivedPerS: (rec.received - last.received) / dt })
+    report({ elapsedS: (at - started) / 1000, sent: rec.sent, received: rec.received, sentPerS: (rec.sent - last.sent) / dt, receivedPerS: (rec.received - last.received) / dt })
     last = { at, sent: rec.sent, received: rec.received }
   }, 1000)
   return () => clearInterval(timer)

@@ -24,7 +24,7 @@ export async function sessions (opts: BenchOptions): Promise<BenchResult> {
   try {
     const before = await probe?.usedMemory()
     const started = nowMs()
-    const failures = await storm(total, CONCURRENCY, opts, async (i) => {
+    const failures = await storm(total, CONCURRENCY, opts, 'sessions', async (i) => {
       const pool = new ClientPool()
       const t0 = nowMs()
       try {

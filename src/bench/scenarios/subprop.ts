@@ -34,7 +34,7 @@ export async function subprop (opts: BenchOptions): Promise<BenchResult> {
       if (arrived === undefined) timeouts++
       else delay.add(arrived - subackAt)
       await sub.unsubscribeAsync(topic)
-      opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
+      opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0, steps: { done: i + 1, total: iterations, unit: 'subscriptions' } })
     }
   } finally {
     await pool.closeAll()

@@ -59,7 +59,7 @@ export async function takeover (opts: BenchOptions): Promise<BenchResult> {
       if (closedAt === undefined) notClosed++
       else timings.old_connection_closed.add(Math.max(0, closedAt - t0))
       await again.endAsync()
-      opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0 })
+      opts.progress?.({ elapsedS: (nowMs() - started) / 1000, sentPerS: 0, receivedPerS: 0, steps: { done: i + 1, total: iterations, unit: 'takeovers' } })
     }
   } finally {
     await pool.closeAll()

@@ -1,26 +1,39 @@
 /**
- * aedes 1.2.0 registers a connecting client only after restoring its session
- * (lib/handlers/connect.js: authenticate, fetchSubs, restoreSubs, storeWill, then
- * registerClient) and does not check whether the connection closed in the meantime. A
- * client closed in that window (socket reset, or a malformed packet right behind its
- * CONNECT) has already run close(), which unregisters only clients it finds registered;
- * registering it afterwards leaves it in `clients` for good: counted in
- * `connectedClients`, never released, and closing a live client with the same id as if
- * taken over [MQTT-3.1.4-2]. Found by the fuzz test on a Redis-backed node, where those
- * steps wait on Redis. A closed client is not registered; the CONNACK that follows fails
- * with "connection closed", which ends aedes' connect sequence.
+ * aedes' `registerClient`, where a connection joins `clients` and a previous connection of
+ * the same client id on this node is closed [MQTT-3.1.4-2]. Two rules are added there:
+ *
+ * - A closed client is not registered. aedes 1.2.0 registers a connecting client only
+ *   after restoring its session (lib/handlers/connect.js: authenticate, fetchSubs,
+ *   restoreSubs, storeWill, then registerClient) and does not check whether the connection
+ *   closed in the meantime. A client closed in that window (socket reset, or a malformed
+ *   packet right behind its CONNECT) has already run close(), which unregisters only
+ *   clients it finds registered; registering it afterwards leaves it in `clients` for
+ *   good: counted in `connectedClients`, never released, and closing a live client with
+ *   the same id as if taken over. Found by the fuzz test on a Redis-backed node, where
+ *   those steps wait on Redis. The CONNACK that follows fails with "connection closed",
+ *   which ends aedes' connect sequence.
+ * - The previous connection's will follows the takeover rule (src/will-on-takeover.ts):
+ *   aedes publishes it whatever the clean session flags; with clean session 0 on both
+ *   connections it is dropped before aedes closes that connection.
  */
 import type { Aedes, Client } from 'aedes'
+import { publishWillOnTakeover } from '../will-on-takeover.js'
 
 interface Registry {
   registerClient: (client: Client) => void
+  clients: Record<string, Client | undefined>
 }
+
+interface Connection { closed?: boolean, clean: boolean, will?: unknown }
 
 export function skipClosedClientRegistration (aedes: Aedes): void {
   const broker = aedes as unknown as Registry
   const register = broker.registerClient.bind(aedes)
   broker.registerClient = (client) => {
-    if ((client as Client & { closed?: boolean }).closed === true) return
+    const next = client as unknown as Connection
+    if (next.closed === true) return
+    const previous = broker.clients[client.id] as unknown as Connection | undefined
+    if (previous !== undefined && previous !== next && !publishWillOnTakeover(previous.clean, next.clean)) previous.will = null
     register(client)
   }
 }

@@ -23,6 +23,7 @@
  * - parked --expired on Redis--> absent.
  */
 import { sessionTakenOver } from '../errors.js'
+import { publishWillOnTakeover } from '../will-on-takeover.js'
 import { noop, type ClientLike, type ClientRef, type OwnedSession, type SessionContext } from './types.js'
 
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
@@ -190,7 +191,7 @@ export class Ownership {
         this.#ctx.counters.kicked++
         this.#ctx.log?.info({ clientId, newOwner }, 'session taken over by another node: closing the connection')
         this.#conns.get(clientId)?.delete(conn)
-        conn.close()
+        this.#closeTakenOver(conn)
       }
     }
     const owned = this.#owned.get(clientId)
@@ -218,7 +219,7 @@ export class Ownership {
     for (const conn of [...(this.#conns.get(clientId) ?? [])]) {
       if (this.#connEpoch.get(conn) === epoch) {
         this.#conns.get(clientId)?.delete(conn)
-        conn.close()
+        this.#closeTakenOver(conn)
       }
     }
     // Until the new owner is known (a kick, or a stale enqueue naming it), enqueues keep
@@ -273,6 +274,26 @@ export class Ownership {
     let n = 0
     for (const s of this.#owned.values()) if (s.persistent && s.movedTo === undefined) n++
     return n
+  }
+
+  /**
+   * Closes a connection whose session a newer connection took over. Its will follows the
+   * takeover rule (src/will-on-takeover.ts): published unless both connections have clean
+   * session 0. The newer connection's flag is the session's `persistent` field on Redis,
+   * read only when it decides something (this connection is persistent and has a will);
+   * if it cannot be read, the will is published, as for any connection closed without
+   * DISCONNECT [MQTT-3.1.2-8].
+   */
+  #closeTakenOver (conn: ClientLike): void {
+    if (conn.clean !== false || conn.will === undefined || conn.will === null) {
+      conn.close()
+      return
+    }
+    this.#ctx.redis.hget(this.#ctx.keys.session(conn.id).meta, 'persistent').then((persistent) => {
+      if (!publishWillOnTakeover(false, persistent !== '1')) conn.will = null
+    }, (err: unknown) => {
+      this.#ctx.log?.warn({ clientId: conn.id, err }, 'clean session of the new connection not read: the will of the one taken over is published')
+    }).finally(() => { conn.close() })
   }
 
   /**

@@ -17,6 +17,8 @@ export interface ClientRef { id: string, clean?: boolean }
 export interface ClientLike {
   id: string
   clean?: boolean
+  /** aedes' will of the connection, published when it closes without DISCONNECT. */
+  will?: unknown
   close: (done?: () => void) => void
   deliverQoS?: (packet: Packet, cb: () => void) => void
 }

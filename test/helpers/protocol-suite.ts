@@ -7,9 +7,9 @@
 import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Packet } from 'mqtt-packet'
-import { closeAll, collect, connect, connectLater, connectPacket, rawConnect, unique, type RawClient } from './mqtt.js'
+import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique, type RawClient } from './mqtt.js'
 import type { Topology } from './nodes.js'
-import { until } from './until.js'
+import { until, within } from './until.js'
 
 export interface ProtocolSuiteOptions {
   /** Tests known to fail on this topology, by name, with the reason (run as todo). */
@@ -208,6 +208,34 @@ export function protocolSuite (name: string, start: () => Promise<Topology>, opt
       await again.connected()
       assert.equal((await got.waitFor(1))[0]?.topic, `${base}//baz`)
     })
+
+    // --- the will of a connection closed by a takeover ---------------------------------
+
+    for (const [oldClean, newClean] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+      const published = oldClean || newClean
+      it(`[MQTT-3.1.4-2] a takeover from clean session ${Number(oldClean)} to ${Number(newClean)} ${published ? 'publishes' : 'drops'} the old connection's will (${published ? 'a clean session ends' : 'the session goes on'}), on the same node and from another node`, async () => {
+        const topic = unique('takeover-will')
+        for (const [where, oldUrl] of [['same node', subUrl], ['other node', pubUrl]] as const) {
+          const watcher = await connect(subUrl)
+          const seen = collect(watcher)
+          await watcher.subscribeAsync(`${topic}/#`, { qos: 1 })
+          const clientId = unique('takeover')
+          const old = await connect(oldUrl, { clientId, clean: oldClean, will: { topic: `${topic}/will`, payload: Buffer.from(`will ${where}`), qos: 1, retain: false } })
+          const closed = new Promise<void>(resolve => old.once('close', () => resolve()))
+          const next = connectLater(subUrl, { clientId, clean: newClean })
+          await next.connected()
+          await within(`the old connection (${where}) is closed by the takeover`, closed, 10_000)
+          if (published) {
+            await until(`the will (${where}) arrives`, () => seen.messages.some(m => m.payload === `will ${where}`), 10_000, { observed: () => seen.messages })
+          }
+          // Published by a new client of the old connection's node after that connection
+          // closed: a will it published comes before the marker.
+          const marker = await connect(oldUrl)
+          await expectNoMore(seen, published ? 1 : 0, { payload: `marker ${where}`, send: async () => await marker.publishAsync(`${topic}/marker`, `marker ${where}`, { qos: 1 }) }, 10_000)
+          await watcher.endAsync()
+        }
+      })
+    }
 
     // --- one copy per subscription ------------------------------------------------------
 

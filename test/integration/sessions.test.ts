@@ -140,13 +140,13 @@ describe('persistent sessions on Redis', () => {
   test('a same-node takeover keeps the new connection\'s will in Redis (aedes hazard)', async () => {
     const id = uniqueId('will')
     const url = topo.urls[0] ?? ''
-    const old = await connect(url, { clientId: id, clean: false, will: { topic: 'will/old', payload: Buffer.from('old'), qos: 0, retain: false } })
+    const old = await connect(url, { clientId: id, clean: true, will: { topic: 'will/old', payload: Buffer.from('old'), qos: 0, retain: false } })
     const watcher = await connect(url)
     await watcher.subscribeAsync('will/#')
     const wills = collect(watcher)
     await connect(url, { clientId: id, clean: false, will: { topic: 'will/new', payload: Buffer.from('new'), qos: 0, retain: false } })
     await closed(old)
-    // The old connection was closed without DISCONNECT: its will goes out, as Mosquitto does.
+    // The old connection (clean session 1) was closed without DISCONNECT: its will goes out.
     await wills.waitFor(1)
     assert.equal(wills.messages[0]?.topic, 'will/old')
     const stored = await inspect.getBuffer(keys.session(id).will)

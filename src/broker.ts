@@ -38,6 +38,7 @@ import { startTcpListener, type Listener } from './listeners/tcp.js'
 import { certificateUser, startMqttsListener, startWssListener } from './listeners/tls.js'
 import { loadTlsCredentials, type TlsCredentials } from './listeners/tls-credentials.js'
 import { startWsListener } from './listeners/ws.js'
+import { peerAddress, peerOf, rememberPeer } from './listeners/peer.js'
 import { VERSION } from './version.js'
 import { connected, disconnectWithoutWill } from './admin/drain.js'
 import { createNodeAdmin, type NodeAdmin } from './admin/node-admin.js'
@@ -156,7 +157,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
         }),
     shared: () => ({ ...(cluster?.routing.sharedCounts ?? local?.shared.counts ?? { local: 0, sent: 0, dropped: 0 }), redispatched: sharedMembers.counts.redispatched })
   })
-  const traffic = observe(aedes, log, metrics)
+  const traffic = observe(aedes, deps.log, metrics)
   const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined, publishTimes: cluster?.routing.publishTimes })
   if (cluster !== undefined) {
     cluster.scripts.observe = (name, seconds) => metrics.redisDuration.observe({ call: scriptCall(name) }, seconds)
@@ -211,6 +212,7 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
   const handle = (stream: Duplex, req?: IncomingMessage): void => {
     if (!limits.admitConnection(stream, req)) return
     const client = internals(aedes.handle(stream, req))
+    rememberPeer(client, peerAddress(stream, req))
     guardParser(client._parser, { maxPacketSize: config.mqtt.maxPacketSize, acks })
     fixes.onClient(client)
     once.onClient(client as unknown as Parameters<typeof once.onClient>[0])
@@ -464,7 +466,7 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
   }
 }
 
-/** Logs and counts client events; returns the PUBLISH counts ($SYS, admin). */
+/** Logs and counts client events; returns the PUBLISH counts ($SYS, admin). `log` is the root logger. */
 function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): { received: number, sent: number } {
   const traffic = { received: 0, sent: 0 }
   const clientLog = log.child({ module: 'client' })
@@ -482,13 +484,12 @@ function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): { received
     const problem = classifyClientError(err)
     metrics.clientErrors.inc({ reason: problem.reason })
     if (problem.droppedPublish) metrics.messagesDropped.inc({ reason: problem.reason })
-    const remote = (client.conn as { remoteAddress?: string }).remoteAddress
-    clientLog[problem.level]({ clientId: client.id, remote, reason: problem.reason, err: { message: err.message } }, 'client connection closed on error')
+    clientLog[problem.level]({ clientId: client.id, remote: peerOf(client), reason: problem.reason, err: { message: err.message } }, 'client connection closed on error')
   }
   aedes.on('clientError', onClientError)
   aedes.on('connectionError', onClientError)
   aedes.on('keepaliveTimeout', (client: Client) => clientLog.info({ clientId: client.id }, 'client keepalive timeout'))
-  ;(aedes as EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'))
+  ;(aedes as EventEmitter).on('error', (err: Error) => log.child({ module: 'broker' }).error({ err }, 'broker error'))
   return traffic
 }
 

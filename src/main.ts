@@ -32,7 +32,8 @@ export async function main (argv: readonly string[], env: Record<string, string 
     return reportStartupError(err)
   }
 
-  const log = createLogger({ level: config.log.level, nodeId: config.nodeId })
+  // Pretty lines on a terminal, JSON lines otherwise (a pipe, a file, a log collector).
+  const log = createLogger({ level: config.log.level, nodeId: config.nodeId, pretty: process.stdout.isTTY })
   log.info({ config: redactConfig(config) }, 'effective configuration')
   let broker
   try {

@@ -6,6 +6,7 @@
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from '../logger.js'
 import { clientsOf, internals } from '../aedes/internals.js'
+import { peerOf } from '../listeners/peer.js'
 import type { ClusterRouting } from '../routing/cluster.js'
 import { createAdminApi, type AdminOps, type HttpHandler } from './api.js'
 import { connected, disconnectWithoutWill, Drain } from './drain.js'
@@ -85,7 +86,7 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
       clientId: c.id,
       clean: c.clean,
       version: c.version,
-      remote: (c.conn as { remoteAddress?: string }).remoteAddress,
+      remote: peerOf(c),
       subscriptions: Object.keys(internals(c).subscriptions).length,
       connectedAt: new Date(connectedAt.get(c) ?? Date.now()).toISOString()
     })),

@@ -302,6 +302,6 @@ describe('start-up', () => {
     const node = await startNodeProcess(['--redis', redis.seeds.join(','), '--redis-prefix', uniquePrefix()], 30_000)
     t.after(async () => { await node.kill('SIGTERM') })
     const warning = node.logs.find(l => String(l.msg).startsWith('ANONYMOUS MQTT ACCESS IS ON'))
-    assert.equal(warning?.level, 40)
+    assert.equal(warning?.level, 'warn')
   })
 })

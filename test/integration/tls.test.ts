@@ -7,6 +7,7 @@ import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { Aedes, Client } from 'aedes'
 import mqttPacket from 'mqtt-packet'
@@ -270,6 +271,38 @@ describe('a client certificate as credentials', { timeout: 60_000, skip }, () =>
       assert.equal(err.code, 5, `CONNACK return code 5 (not authorized): ${err.message}`)
       return true
     })
+  })
+})
+
+describe('a TLS handshake that does not finish', { timeout: 60_000, skip }, () => {
+  let pki: TestPki
+  let topo: Topology
+
+  before(async () => {
+    pki = makePki()
+    topo = await startNodes(1, tlsFlags(pki, pki.issue('server', 'localhost', 'server'), { 'mqtt-connect-timeout-ms': '300' }))
+  })
+  afterEach(closeAll)
+  after(async () => {
+    await topo.close()
+    pki.remove()
+  })
+
+  test('a connection that never completes its TLS handshake is closed by the node (mqtt.connectTimeoutMs), which keeps serving', async () => {
+    for (const port of [topo.nodes[0]?.mqtts?.port ?? 0, topo.nodes[0]?.wss?.port ?? 0]) {
+      // TCP only: not a byte of a ClientHello, so neither TLS nor MQTT ever starts.
+      const socket = netConnect({ host: '127.0.0.1', port })
+      socket.on('error', () => {})
+      try {
+        // Far longer than the 300 ms timeout, far shorter than Node's default of 120 s.
+        await within(`the node to close a silent TCP connection to TLS port ${port}`, new Promise(resolve => socket.once('close', resolve)), 15_000,
+          () => ({ destroyed: socket.destroyed, readyState: socket.readyState }))
+      } finally {
+        socket.destroy()
+      }
+    }
+    const client = await connect(`mqtts://127.0.0.1:${topo.nodes[0]?.mqtts?.port ?? 0}`, { ca: readFileSync(pki.caFile) })
+    assert.equal(client.connected, true, 'a client completing its handshake is still served')
   })
 })
 

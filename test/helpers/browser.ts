@@ -6,19 +6,19 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { until, within } from './until.js'
 
-/** The binaries tried, in order (CHROMIUM names another). */
+/** The binaries tried, in order (the environment variable CHROMIUM names another). */
 const CANDIDATES = ['chromium-headless-shell', 'chromium']
 
 /** The path of a Chromium binary, or undefined when none is installed. */
 export function findChromium (): string | undefined {
   const named = process.env.CHROMIUM
-  if (named !== undefined && named !== '') return named
+  if (named !== undefined && named !== '') return existsSync(named) ? named : undefined
   for (const name of CANDIDATES) {
     const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' })
     if (found.status === 0 && found.stdout.trim() !== '') return found.stdout.trim()
@@ -50,6 +50,7 @@ export async function openBrowser (binary: string, timeoutMs = 20_000, lifetimeM
   child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000) })
   let exited = false
   child.once('exit', () => { exited = true; clearTimeout(killer) })
+  child.once('error', err => { exited = true; stderr += `\n${String(err)}` })
   const input = child.stdio[3] as Writable
   const output = child.stdio[4] as Readable
   input.on('error', () => {})

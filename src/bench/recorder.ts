@@ -9,8 +9,13 @@ import * as hdr from 'hdr-histogram-js'
 
 export interface Percentiles { count: number, min: number, mean: number, p50: number, p90: number, p95: number, p99: number, p999: number, max: number }
 
-function histogram (): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 })
+/**
+ * A histogram of microseconds up to an hour. The per-second ones, only drawn, keep two
+ * significant digits: a seventh of the memory (about 14 KB instead of 93 KB each, two per
+ * second of a run).
+ */
+function histogram (digits: 2 | 3 = 3): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: digits })
 }
 
 /** Percentiles in milliseconds from a microsecond histogram. */
@@ -91,7 +96,7 @@ export class Recorder {
 
   #second (atMs: number): Bucket {
     const i = Math.max(0, Math.floor((atMs - this.#startedAt) / 1000))
-    while (this.#perSecond.length <= i) this.#perSecond.push({ sent: 0, received: 0, latency: histogram(), ack: histogram(), perSubscriber: new Array<number>(this.#subscribers).fill(0) })
+    while (this.#perSecond.length <= i) this.#perSecond.push({ sent: 0, received: 0, latency: histogram(2), ack: histogram(2), perSubscriber: new Array<number>(this.#subscribers).fill(0) })
     return this.#perSecond[i] as Bucket
   }
 

@@ -27,14 +27,33 @@ export function upgradeRequired (_req: IncomingMessage, res: ServerResponse): vo
   res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${WS_PATH}\n`)
 }
 
+/**
+ * An upgrade on another path is answered 404 with a body naming /mqtt (ws alone would
+ * answer a bare 400), and the socket is closed.
+ */
+export function wrongPath (socket: Duplex, path: string): void {
+  socket.on('error', () => {}) // a client gone before the answer: nothing to tell it
+  const body = `No MQTT over WebSocket on ${path}: connect to ${WS_PATH} (for example ws://host:port${WS_PATH}, subprotocol mqtt)\n`
+  socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+}
+
 /** Serves MQTT over WebSocket on an HTTP or HTTPS server (ws and wss listeners) and binds it. */
 export async function serveWebSocket (server: Server | HttpsServer, name: string, opts: WsListenerOptions): Promise<Listener> {
   const wss = new WebSocketServer({
-    server,
-    path: WS_PATH,
+    noServer: true,
     perMessageDeflate: false,
     handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : (protocols.has('mqttv3.1') ? 'mqttv3.1' : false)
   })
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (path !== WS_PATH) {
+      opts.log.debug({ path, remote: req.socket.remoteAddress, listener: name }, 'websocket upgrade on a wrong path refused')
+      wrongPath(socket, path)
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  }
+  server.on('upgrade', upgrade)
   wss.on('connection', (ws, req) => {
     opts.connections.add(req.socket)
     const stream = createWebSocketStream(ws)
@@ -47,6 +66,7 @@ export async function serveWebSocket (server: Server | HttpsServer, name: string
   return {
     address,
     close: async () => {
+      server.off('upgrade', upgrade)
       await new Promise<void>(resolve => wss.close(() => resolve()))
       await closeServer(server)
     }

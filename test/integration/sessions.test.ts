@@ -67,7 +67,19 @@ describe('persistent sessions on Redis', () => {
     const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
     await first.subscribeAsync('discard/t', { qos: 1 })
     await first.endAsync()
+    const publisher = await connect(topo.urls[2] ?? '')
+    await publisher.publishAsync('discard/t', 'queued while parked', { qos: 1 })
+    const session = keys.session(id)
+    const parked = async (): Promise<boolean> => await inspect.exists(session.subs) === 1 && await inspect.zcard(session.queue) === 1
+    await until('the parked session holds its subscription and a queued message', parked, 5000, {
+      observed: async () => ({ subs: await inspect.hgetall(session.subs), queue: await inspect.zrange(session.queue, 0, -1) })
+    })
     const clean = await connect(topo.urls[1] ?? '', { clientId: id, clean: true })
+    // Discarded by the clean CONNECT itself, before its CONNACK, not later when that
+    // connection ends (which deletes a clean session anyway).
+    const kept: Record<string, number> = {}
+    for (const kind of ['subs', 'queue', 'out', 'incoming'] as const) kept[kind] = await inspect.exists(session[kind])
+    assert.deepEqual(kept, { subs: 0, queue: 0, out: 0, incoming: 0 }, 'keys of the stored session still there while the clean session is connected')
     await clean.endAsync()
     const again = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
     assert.equal((await again.connected()).sessionPresent, false)

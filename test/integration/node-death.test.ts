@@ -119,7 +119,11 @@ describe('node death', { timeout: 60_000 }, () => {
     await first.endAsync()
     const keys = createKeySpace(prefix)
     await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
+    const leavingMember = leaving.nodes[0]?.cluster?.memberId ?? ''
+    assert.notEqual(await admin.zscore(keys.nodes(), leavingMember), null, 'the leaving node holds a lease before it stops')
     await leaving.close()
+    // It left the membership itself: no peer has to wait for its lease to run out.
+    assert.equal(await admin.zscore(keys.nodes(), leavingMember), null, `the stopped node ${leavingMember} still holds a lease`)
     const live = topo.nodes.map(n => n.cluster?.memberId)
     const owner = await admin.hget(keys.session(clientId).meta, 'owner')
     assert.ok(live.includes(owner ?? ''), `owned by a live node once the stop returned (owner ${String(owner)})`)

@@ -78,10 +78,15 @@ describe('/ready', () => {
   test('answers 503 naming the redis check while Redis is unreachable, and 200 once it is back', async (t) => {
     const single = await startRedisServer()
     const port = single.nodes[0]?.port ?? 0
-    const started: { node?: Topology, restarted?: ReturnType<typeof spawn> } = {}
+    const started: { node?: Topology, stopped?: boolean, restarted?: ReturnType<typeof spawn> } = {}
+    const restartRedis = async (): Promise<void> => {
+      started.restarted = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      await until('Redis answers again on its port', async () => await withRedis(port, async r => await r.ping() === 'PONG').catch(() => false), 10_000, { intervalMs: 100 })
+    }
     // The node stops first, while its Redis answers (a node whose Redis is gone takes long
-    // to stop); then Redis.
+    // to stop: if the test failed while Redis was down, Redis comes back first); then Redis.
     t.after(async () => {
+      if (started.stopped === true && started.restarted === undefined) await restartRedis()
       await started.node?.close()
       started.restarted?.kill('SIGKILL')
       await single.stop()
@@ -91,6 +96,7 @@ describe('/ready', () => {
     assert.equal((await call(base, '/ready')).status, 200)
 
     await single.stop()
+    started.stopped = true
     let seen: { status: number, body: any } | undefined
     await until('/ready answers 503 with redis false', async () => {
       seen = await call(base, '/ready')
@@ -99,8 +105,7 @@ describe('/ready', () => {
     assert.equal(seen?.body.status, 'not ready')
     assert.equal((await fetch(base + '/health')).status, 200, '/health still answers 200')
 
-    started.restarted = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    await until('Redis answers again on its port', async () => await withRedis(port, async r => await r.ping() === 'PONG').catch(() => false), 10_000, { intervalMs: 100 })
+    await restartRedis()
     await until('/ready answers 200 again', async () => {
       seen = await call(base, '/ready')
       return seen.status === 200
@@ -167,7 +172,8 @@ describe('wills and operator actions', () => {
     const victim = await connect(topo.urls[1] ?? '', { clientId: id, clean: false, will: will(`${topic}/will`) })
     await victim.subscribeAsync(`${topic}/queued`, { qos: 1 })
     const closed = new Promise<void>(resolve => victim.once('close', () => resolve()))
-    const kicked = await call(httpOf(topo, 0), `/admin/clients/${encodeURIComponent(id)}/kick`, 'POST')
+    // Asked of the node the client is connected to (admin.test.ts asks another node).
+    const kicked = await call(httpOf(topo, 1), `/admin/clients/${encodeURIComponent(id)}/kick`, 'POST')
     assert.equal(kicked.status, 200)
     assert.equal(kicked.body.node, topo.nodes[1]?.cluster?.memberId)
     await closed

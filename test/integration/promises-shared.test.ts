@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { clientsOf } from '../../src/aedes/internals.js'
 import { closeAll, connect, connectLater, connectPacket, rawConnect, unique, type RawClient } from '../helpers/mqtt.js'
 import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
@@ -103,5 +104,40 @@ describe('a shared subscription member leaving with messages unacknowledged', { 
     await silent.closedByBroker(10_000)
     await everyMessageReachedTheOthers(members, sent, silent)
     assert.equal(successor.client.connected, true, 'the new connection stays')
+  })
+})
+
+describe('QoS 0 shared messages', { timeout: 60_000 }, () => {
+  test('[MQTT-4.8.2] are at most once: what a member that leaves was sent at QoS 0 is not given to another member', async () => {
+    const topic = unique('shared/qos0')
+    const filter = `$share/workers/${topic}`
+    const stays = await member(topo.urls[0] ?? '', filter)
+    const clientId = unique('leaving-qos0')
+    const leaving = await rawConnect(topo.urls[2] ?? '')
+    leaving.send(connectPacket(clientId))
+    await leaving.next('connack')
+    leaving.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 0 }] })
+    const suback = await leaving.next('suback') as unknown as { granted: number[] }
+    assert.deepEqual(suback.granted, [0])
+    // Published on the leaving member's node: a message given to another member when it
+    // leaves travels to node 0 on the same inbox channel as the marker below, before it.
+    const publisher = await connect(topo.urls[2] ?? '')
+    const sent = payloads('qos0', 100)
+    for (const p of sent) await publisher.publishAsync(topic, p, { qos: 0 })
+    const held = (): string[] => leaving.packets.flatMap(p => p.cmd === 'publish' ? [String((p as { payload: Buffer }).payload)] : [])
+    await until('every QoS 0 message reached one member', () => stays.payloads.length + held().length === sent.length, 10_000,
+      { observed: () => ({ stays: stays.payloads.length, leaving: held().length, sent: sent.length }) })
+    const itsShare = held()
+    assert.ok(itsShare.length > 0 && stays.payloads.length > 0, `both members got some (${itsShare.length} and ${stays.payloads.length})`)
+    leaving.socket.destroy()
+    const node = topo.nodes[2]?.aedes
+    assert.ok(node !== undefined, 'the leaving member\'s node')
+    // aedes removes a closing client's subscriptions (a member's unacknowledged messages go
+    // to the group then) before it unregisters the client.
+    await until('the node let the member go', () => clientsOf(node)[clientId] === undefined, 5000, { observed: () => Object.keys(clientsOf(node)) })
+    await publisher.publishAsync(topic, 'marker', { qos: 0 })
+    await until('the marker reached the member that stays', () => stays.payloads.includes('marker'), 10_000, { observed: () => stays.payloads.slice(-5) })
+    const again = stays.payloads.filter(p => itsShare.includes(p))
+    assert.deepEqual(again, [], 'QoS 0 messages the leaving member had been sent were given to the member that stays')
   })
 })

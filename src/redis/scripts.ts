@@ -92,8 +92,8 @@ export class Scripts {
    * `gapMs`: no beat from any member for longer starts a quiet period (see the script).
    * `restored`: the lease was missing without having been reaped (lost in a failover).
    * `frameVersion`: the newest inbox frame version this member reads, announced with the
-   * lease; `frameVersions` holds what each live member announced (a member of a release
-   * that announces nothing is missing from it).
+   * lease; `frameVersions` holds what each live member announced (0 for a member of a
+   * release that announces nothing).
    */
   async nodeHeartbeat (memberId: string, ttlMs: number, register: boolean, gapMs: number, frameVersion = 0): Promise<{ held: boolean, deadlineMs: number, live: string[], restored: boolean, frameVersions: Map<string, number> }> {
     const reply = await this.#run('nodeHeartbeat', this.#membershipKeys(), [memberId, ttlMs, register ? '1' : '0', gapMs, frameVersion])
@@ -101,10 +101,7 @@ export class Scripts {
     const live = expectStrings(liveReply, 'nodeHeartbeat')
     const frameVersions = new Map<string, number>()
     if (Array.isArray(versions)) {
-      live.forEach((m, i) => {
-        const v = Number(versions[i] ?? 0)
-        if (v > 0) frameVersions.set(m, v)
-      })
+      live.forEach((m, i) => { frameVersions.set(m, Number(versions[i] ?? 0) || 0) })
     }
     return { held: held === 1, deadlineMs: Number(ms), live, restored: restored === 1, frameVersions }
   }

@@ -125,6 +125,8 @@ export class ClusterRouting {
   readonly publishTimes = new PublishTimes()
   /** The inbox frame version this node writes now (see #updateFrameVersion). */
   #frameVersion: FrameVersion = FRAME_VERSION
+  /** A peer of a release that reads legacy frames only was live since the last version 3. */
+  #olderPeers = false
 
   constructor (deps: ClusterRoutingDeps) {
     this.#deps = deps
@@ -555,11 +557,21 @@ export class ClusterRouting {
   #updateFrameVersion (): void {
     const versions = this.#registry.frameVersions
     const legacy = [...this.#peers].filter(p => (versions.get(p) ?? LEGACY_FRAME_VERSION) < FRAME_VERSION)
+    // Peers a beat listed with an older version; the others joined since (not news).
+    const older = legacy.filter(p => versions.has(p))
+    if (older.length > 0 && !this.#olderPeers) {
+      this.#olderPeers = true
+      this.#log.info({ peers: older }, 'a peer reads only legacy inbox frames: frames to peers carry no publish times')
+    }
     const version = legacy.length === 0 ? FRAME_VERSION : LEGACY_FRAME_VERSION
     if (version === this.#frameVersion) return
     this.#frameVersion = version
-    if (version === FRAME_VERSION) this.#log.info({ version }, 'every peer reads the newest inbox frames: publish times go to peers')
-    else this.#log.info({ version, peers: legacy }, 'a peer reads only legacy inbox frames (or has not said yet): frames to peers carry no publish times')
+    if (version === LEGACY_FRAME_VERSION) {
+      this.#log.debug({ peers: legacy }, 'legacy inbox frames until every peer announced its frame version')
+    } else {
+      this.#log[this.#olderPeers ? 'info' : 'debug']({ version }, 'every peer reads the newest inbox frames: publish times go to peers')
+      this.#olderPeers = false
+    }
   }
 
   /** Membership anti-entropy after each beat, plus the route digest check. */

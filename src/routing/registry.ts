@@ -58,8 +58,9 @@ export class Registry {
   }
 
   /**
-   * The newest inbox frame version each live member announced, as of the last beat; a
-   * member missing from it announced none (a release that reads version 2 only).
+   * The newest inbox frame version each live member announced, as of the last beat: 0 for
+   * one that announced none (a release that reads version 2 only); a member that joined
+   * since is missing.
    */
   get frameVersions (): ReadonlyMap<string, number> { return this.#frameVersions }
 

@@ -67,7 +67,7 @@ export function lineChart (c: ChartSpec): string {
   if (all.length === 0) return `${head}<p>No data.</p></figure>`
   const yTicks = niceTicks(Math.max(...all.map(p => p[1])))
   const yTop = (yTicks[yTicks.length - 1] as [number, string])[0]
-  const xTicks = c.x.kind === 'linear' ? niceTicks(Math.max(...all.map(p => p[0])), 6) : c.x.ticks
+  const xTicks = c.x.kind === 'linear' ? niceTicks(Math.max(...all.map(p => p[0]))) : c.x.ticks
   const xTop = Math.max(...xTicks.map(t => t[0]))
   const x = (v: number): number => LEFT + v / xTop * (W - LEFT - RIGHT)
   const y = (v: number): number => H - BOTTOM - v / yTop * (H - BOTTOM - TOP)

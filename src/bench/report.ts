@@ -7,7 +7,8 @@
  * cut short by the end of that phase; its count is divided by the part of the second the
  * phase lasted, and a second that a phase covered less than half of is left out, because
  * a few messages in a few milliseconds are no rate (drawn as they were, they looked like
- * a collapse to 0 at the end of every run).
+ * a collapse to 0 at the end of every run), and their percentiles are those of a handful
+ * of messages.
  *
  * In a fan-out every publish reaches every subscriber, so the publish rate and the receive
  * rate of all subscribers differ by the number of subscribers: they get separate charts,
@@ -18,7 +19,7 @@ import { settingsText, summaryRows } from './output.js'
 import type { Percentiles, SecondSample } from './recorder.js'
 import type { BenchResult } from './types.js'
 
-/** A second that a phase covered less of than this gives no rate point. */
+/** A second that a phase covered less of than this gives no rate or latency point. */
 export const MIN_COVERED = 0.5
 
 type Phase = keyof SecondSample['covered']
@@ -30,11 +31,15 @@ export function ratePoints (timeline: SecondSample[], phase: Phase, count: (s: S
     .map(s => [s.second - 1 + s.covered[phase], count(s) / s.covered[phase]])
 }
 
-/** Latency points of the seconds that have samples (a short last second still has real latencies). */
+/**
+ * Latency points of the seconds that have samples, by the same rule: the percentiles of
+ * the last few milliseconds of a run are those of a handful of messages, drawn as a spike
+ * or a plunge at the end. Those messages are in the distribution and the summary.
+ */
 function latencyPoints (timeline: SecondSample[], phase: Phase, of: (s: SecondSample) => Percentiles, p: 'p50' | 'p95' | 'p99'): Array<[number, number]> {
   return timeline
-    .filter(s => of(s).count > 0)
-    .map(s => [s.second - 1 + (s.covered[phase] > 0 ? s.covered[phase] : 1), of(s)[p]])
+    .filter(s => of(s).count > 0 && s.covered[phase] >= MIN_COVERED)
+    .map(s => [s.second - 1 + s.covered[phase], of(s)[p]])
 }
 
 const TIME: XAxis = { label: 'seconds into the run', kind: 'linear' }
@@ -67,7 +72,7 @@ function flowCharts (r: BenchResult): string[] {
   const charts = [lineChart({
     id: 'latency-over-time',
     title: 'End-to-end latency over time',
-    note: 'Publish to delivery, from the timestamp in each payload, by the second the message arrived.',
+    note: 'Publish to delivery, from the timestamp in each payload, by the second the message arrived (a last second shorter than half a second is left out).',
     x: TIME,
     yLabel: 'latency (ms)',
     series: percentileSeries(t, 'received', s => s.latency)

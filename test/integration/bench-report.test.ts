@@ -81,7 +81,7 @@ function assertFits (layout: Layout, width: number): void {
 }
 
 /**
- * Rate points are at the end of each second, or, for the last one, at the end of the part
+ * Points over time (rates, latencies) are at the end of each second, or, for the last one, at the end of the part
  * of the second the run still covered, at least half of it: a second of which only a few
  * milliseconds ran is not drawn (it was, as a collapse to 0). The publish rate, which the
  * bench paces itself (--rate), does not fall at the end: its last point is no less than a
@@ -177,7 +177,7 @@ describe('slotmq bench output', { timeout: 300_000 }, () => {
       assert.deepEqual(names('ack-latency'), ['p50', 'p95', 'p99'])
       assert.ok(layout.series.filter(s => s.chart === 'ack-latency').every(s => s.points.length > 0), 'the ack latency chart has points')
       assert.match(layout.texts[ids.indexOf('ack-latency')] ?? '', /PUBACK/)
-      assertNoCollapse(layout, ['publish-rate', 'receive-rate', 'per-subscriber-rate'])
+      assertNoCollapse(layout, ['publish-rate', 'receive-rate', 'per-subscriber-rate', 'latency-over-time', 'ack-latency'])
     }
     t.diagnostic(`screenshots: ${join(dir, 'fanout-1024.png')}, ${join(dir, 'fanout-420.png')} (removed after the test)`)
   })

@@ -72,7 +72,8 @@ test('ticks are round: 1, 2 or 5 x 10^n from 0 up to the first at or above the l
   assert.deepEqual(niceTicks(0.83).map(t => t[1]), ['0.0', '0.2', '0.4', '0.6', '0.8', '1.0'])
   assert.deepEqual(niceTicks(0.3).map(t => t[0]), [0, 0.1, 0.2, 0.3])
   assert.deepEqual(niceTicks(123_456).map(t => t[1]), ['0', '50,000', '100,000', '150,000'])
-  assert.deepEqual(niceTicks(4.6, 6).map(t => t[1]), ['0', '1', '2', '3', '4', '5'])
+  assert.deepEqual(niceTicks(4.6).map(t => t[1]), ['0', '1', '2', '3', '4', '5'])
+  assert.deepEqual(niceTicks(3).map(t => t[1]), ['0', '1', '2', '3'], 'whole seconds for a 3 s run')
   assert.deepEqual(niceTicks(0).map(t => t[0]), [0, 1], 'nothing but zeros still gets an axis')
   for (const max of [0.0007, 0.9, 3, 17, 99.9, 1000, 2_345_678]) {
     const step = niceStep(max)

@@ -72,7 +72,7 @@ describe('persistent sessions on Redis', () => {
     const session = keys.session(id)
     const parked = async (): Promise<boolean> => await inspect.exists(session.subs) === 1 && await inspect.zcard(session.queue) === 1
     await until('the parked session holds its subscription and a queued message', parked, 5000, {
-      observed: async () => ({ subs: await inspect.hgetall(session.subs), queue: await inspect.zrange(session.queue, 0, -1) })
+      observed: async () => ({ subs: await inspect.hgetall(session.subs), queue: await inspect.zrange(session.queue, '0', '-1') })
     })
     const clean = await connect(topo.urls[1] ?? '', { clientId: id, clean: true })
     // Discarded by the clean CONNECT itself, before its CONNACK, not later when that

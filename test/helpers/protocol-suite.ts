@@ -2,7 +2,8 @@
  * The protocol edge, written once and run against every topology (with the cluster
  * core, publishers and subscribers on different nodes): what MQTT 3.1.1 refuses is
  * refused, one copy per subscription, `+` matching an empty level, topic limits answered
- * with SUBACK 0x80. Packets that no client library would send are written byte by byte.
+ * with SUBACK 0x80, the will of a connection closed by a takeover. Packets that no client
+ * library would send are written byte by byte.
  */
 import { after, afterEach, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -1,7 +1,7 @@
 /**
  * The admin HTTP API, on the node's HTTP port:
  *   GET  /admin/nodes                  live nodes with lease age and latest statistics
- *   GET  /admin/clients                clients connected to this node
+ *   GET  /admin/clients[?limit=N]      clients connected to every node (at most N per node, default 1000)
  *   GET  /admin/sessions/<client id>   one session (also GET /sessions/<client id>)
  *   POST /admin/clients/<client id>/kick   close that client's connection, wherever it is
  *   POST /admin/drain                  drain this node (see drain.ts)
@@ -15,10 +15,12 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { sendJson } from '../listeners/http.js'
 import type { Logger } from '../logger.js'
+import { clampLimit } from './cluster-clients.js'
 
 export interface AdminOps {
   nodes: () => Promise<unknown[]>
-  clients: () => unknown[]
+  /** The clients of every live node, at most `limit` per node. */
+  clients: (limit: number) => Promise<unknown>
   session: (clientId: string) => Promise<Record<string, unknown> | undefined>
   /** Closes the client's connection; undefined when no node has it connected. */
   kick: (clientId: string) => Promise<{ node: string } | undefined>
@@ -67,7 +69,7 @@ export function createAdminApi (opts: { token: string | undefined, ops: AdminOps
     }
     const [a, b, c] = parts
     if (!write && parts.length === 1 && a === 'nodes') reply(opts.ops.nodes(), {})
-    else if (!write && parts.length === 1 && a === 'clients') reply(Promise.resolve(opts.ops.clients()), {})
+    else if (!write && parts.length === 1 && a === 'clients') reply(opts.ops.clients(clampLimit(new URL(req.url ?? '/', 'http://admin').searchParams.get('limit') ?? undefined)), {})
     else if (!write && parts.length === 2 && a === 'sessions' && b !== undefined) reply(opts.ops.session(b), { error: 'no such session', clientId: b })
     else if (write && parts.length === 3 && a === 'clients' && b !== undefined && c === 'kick') {
       opts.log.info({ clientId: b, remote: req.socket.remoteAddress }, 'admin: kick')

@@ -1,17 +1,20 @@
 /**
- * `slotmq admin`: the admin API from the command line. Prints the JSON answer; exit
- * status 0 when the node said yes, 1 when it said no (or could not be reached), 2 for
- * bad usage.
+ * `slotmq admin`: the admin API from the command line. Prints the answer as a table (or,
+ * with --json, the JSON the API sent); exit status 0 when the node said yes, 1 when it
+ * said no (or could not be reached), 2 for bad usage.
  */
 import { parseArgs } from 'node:util'
 import { parseArgsMessage } from '../did-you-mean.js'
 import { BrokerError, ERR } from '../errors.js'
+import { DEFAULT_LIMIT, MAX_LIMIT } from './cluster-clients.js'
+import { actionLine, clientsTable, nodesTable, sessionView } from './tables.js'
 
 export const ADMIN_HELP = `Usage: slotmq admin COMMAND [options]
 
 Commands:
   nodes                 live nodes, with lease age and their latest statistics
-  clients               clients connected to the node at --url
+  clients               clients connected to every node of the cluster (asked of the
+                        node at --url, which asks the others)
   session CLIENT_ID     one session: owner, epoch, subscriptions, queue length, will
   kick CLIENT_ID        close that client's connection, on whichever node it is (no will)
   drain [NODE]          drain the node at --url, or NODE (member id or node id): stop
@@ -20,6 +23,8 @@ Commands:
 Options:
   --url URL             a node's HTTP address (env SLOTMQ_ADMIN_URL, default http://127.0.0.1:8888)
   --token TOKEN         the nodes' admin.token (env SLOTMQ_ADMIN_TOKEN; prefer the variable)
+  --limit N             clients: at most N clients listed per node (default ${DEFAULT_LIMIT})
+  --json                print the API's JSON answer instead of a table
   -h, --help            show this help
 `
 
@@ -31,7 +36,7 @@ export interface AdminCommandIo {
 
 export async function adminCommand (args: string[], io: AdminCommandIo): Promise<number> {
   let parsed
-  const options = { url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const
+  const options = { url: { type: 'string' }, token: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (err) {
@@ -53,7 +58,7 @@ export async function adminCommand (args: string[], io: AdminCommandIo): Promise
   let path: string
   switch (command) {
     case 'nodes': path = '/admin/nodes'; break
-    case 'clients': path = '/admin/clients'; break
+    case 'clients': path = `/admin/clients?limit=${limit(values.limit)}`; break
     case 'session': path = `/admin/sessions/${id('client id')}`; break
     case 'kick': method = 'POST'; path = `/admin/clients/${id('client id')}/kick`; break
     case 'drain': method = 'POST'; path = arg === undefined ? '/admin/drain' : `/admin/nodes/${id('node')}/drain`; break
@@ -79,11 +84,27 @@ export async function adminCommand (args: string[], io: AdminCommandIo): Promise
   try {
     body = JSON.parse(text)
   } catch {}
-  const shown = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n'
-  if (res.ok) {
-    io.out(shown)
+  if (!res.ok) {
+    const reason = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : text.trim()
+    io.err(`slotmq admin: ${res.status} ${res.statusText}: ${values.json === true ? JSON.stringify(body, null, 2) : reason}\n`)
+    return 1
+  }
+  if (values.json === true || typeof body === 'string') {
+    io.out(typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n')
     return 0
   }
-  io.err(`slotmq admin: ${res.status} ${res.statusText}\n${shown}`)
-  return 1
+  switch (command) {
+    case 'nodes': io.out(nodesTable(body)); break
+    case 'clients': io.out(clientsTable(body)); break
+    case 'session': io.out(sessionView(body)); break
+    default: io.out(actionLine(command === 'kick' ? 'kick' : 'drain', body))
+  }
+  return 0
+}
+
+function limit (value: string | undefined): number {
+  if (value === undefined) return DEFAULT_LIMIT
+  const n = Number(value)
+  if (value === '' || !Number.isInteger(n) || n < 0 || n > MAX_LIMIT) throw new BrokerError(ERR.USAGE, `--limit must be a whole number from 0 to ${MAX_LIMIT}, not '${value}'`)
+  return n
 }

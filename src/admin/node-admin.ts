@@ -9,6 +9,7 @@ import { clientsOf, internals } from '../aedes/internals.js'
 import { peerOf } from '../listeners/peer.js'
 import type { ClusterRouting } from '../routing/cluster.js'
 import { createAdminApi, type AdminOps, type HttpHandler } from './api.js'
+import { ClusterClientsQuery, REPLY, REQUEST, type NodeClients } from './cluster-clients.js'
 import { connected, disconnectWithoutWill, Drain } from './drain.js'
 import type { NodeStats, StatsStore } from './stats.js'
 import { SysPublisher } from './sys.js'
@@ -63,8 +64,36 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
   const local = (clientId: string): Client | undefined =>
     clientsOf(deps.aedes)[clientId]
 
+  const localClients = (limit: number): NodeClients => {
+    const all = connected(deps.aedes)
+    return {
+      memberId: memberId(),
+      nodeId: deps.nodeId,
+      connected: all.length,
+      clients: all.slice(0, limit).map(c => ({
+        clientId: c.id,
+        clean: c.clean,
+        version: c.version,
+        remote: peerOf(c),
+        subscriptions: Object.keys(internals(c).subscriptions).length,
+        connectedAt: new Date(connectedAt.get(c) ?? Date.now()).toISOString()
+      }))
+    }
+  }
+  const clientsQuery = new ClusterClientsQuery({
+    local: localClients,
+    members: async () => deps.cluster === undefined ? [{ memberId: memberId(), nodeId: deps.nodeId }] : await deps.cluster.store.members(),
+    self: memberId,
+    send: (member, action, text) => routing?.admin(member, action, text),
+    log
+  })
+
   routing?.setAdminHook((action, clientId, sender) => {
-    if (action === 'disconnect') {
+    if (action === REQUEST) {
+      clientsQuery.answer(sender, clientId)
+    } else if (action === REPLY) {
+      clientsQuery.reply(sender, clientId)
+    } else if (action === 'disconnect') {
       const client = local(clientId)
       log.info({ clientId, requestedBy: sender, found: client !== undefined }, 'admin: kick requested by a peer')
       if (client !== undefined) disconnectWithoutWill(client)
@@ -82,14 +111,7 @@ export function createNodeAdmin (deps: NodeAdminDeps): NodeAdmin {
       const me = memberId()
       return (await deps.cluster.store.members()).map(m => ({ ...m, self: m.memberId === me, ...(m.memberId === me ? { stats: stats() } : {}) }))
     },
-    clients: () => connected(deps.aedes).map(c => ({
-      clientId: c.id,
-      clean: c.clean,
-      version: c.version,
-      remote: peerOf(c),
-      subscriptions: Object.keys(internals(c).subscriptions).length,
-      connectedAt: new Date(connectedAt.get(c) ?? Date.now()).toISOString()
-    })),
+    clients: async (limit) => await clientsQuery.list(limit),
     session: deps.session,
     kick: async (clientId) => {
       const client = local(clientId)

@@ -114,15 +114,51 @@ describe('three nodes on a Redis Cluster', () => {
     }
   })
 
-  test('GET /admin/clients lists the clients of that node only', async () => {
-    const clientId = unique('listed')
-    await connect(topo.urls[1] as string, { clientId })
-    const { body: here } = await api(topo, 1, '/admin/clients')
-    const { body: elsewhere } = await api(topo, 0, '/admin/clients')
-    const mine = here.find((c: any) => c.clientId === clientId)
-    assert.ok(mine !== undefined, 'listed on its node')
-    assert.equal(mine.clean, true)
-    assert.equal(elsewhere.some((c: any) => c.clientId === clientId), false)
+  test('GET /admin/clients on any node lists the clients of every node, each with its node and address', async () => {
+    const ids = [unique('listed-a'), unique('listed-b'), unique('listed-c')]
+    const clients = await Promise.all(ids.map(async (clientId, i) => await connect(topo.urls[i] as string, { clientId, clean: i !== 1 })))
+    const ports = clients.map(c => (c.stream as unknown as { localPort: number }).localPort)
+    for (const asked of [0, 2]) {
+      const { status, body } = await api(topo, asked, '/admin/clients')
+      assert.equal(status, 200)
+      assert.deepEqual(body.nodes.map((n: any) => n.memberId).sort(), topo.nodes.map(n => n.cluster?.memberId).sort(), 'every live node answered')
+      assert.ok(body.nodes.every((n: any) => n.answered === true && n.connected >= 1), JSON.stringify(body.nodes))
+      ids.forEach((clientId, i) => {
+        const listed = body.clients.find((c: any) => c.clientId === clientId)
+        assert.ok(listed !== undefined, `${clientId} listed when node ${asked} is asked: ${JSON.stringify(body.clients.map((c: any) => c.clientId))}`)
+        assert.equal(listed.memberId, topo.nodes[i]?.cluster?.memberId, `${clientId} is on node ${i}`)
+        assert.equal(listed.nodeId, topo.nodes[i]?.nodeId)
+        assert.equal(listed.clean, i !== 1)
+        assert.equal(listed.remote, `127.0.0.1:${ports[i] ?? 0}`)
+      })
+    }
+    const { body: none } = await api(topo, 1, '/admin/clients?limit=0')
+    assert.deepEqual(none.clients, [], 'limit=0 lists nobody')
+    assert.ok(none.nodes.every((n: any) => n.listed === 0 && n.connected >= 1), `and still counts them: ${JSON.stringify(none.nodes)}`)
+  })
+
+  test('`slotmq admin clients` prints a table of every node\'s clients; --json prints the API\'s answer', async () => {
+    const clientId = unique('tabled')
+    await connect(topo.urls[2] as string, { clientId })
+    const out: string[] = []
+    const io = { env: { SLOTMQ_ADMIN_TOKEN: TOKEN }, out: (t: string) => out.push(t), err: (t: string) => out.push(t) }
+    assert.equal(await adminCommand(['clients', '--url', httpUrl(topo, 0)], io), 0)
+    const lines = out.join('').split('\n')
+    assert.match(lines[0] ?? '', /^CLIENT ID +NODE +ADDRESS +CLEAN +MQTT +SUBSCRIPTIONS +CONNECTED SINCE$/)
+    const row = lines.find(l => l.startsWith(clientId)) ?? ''
+    assert.match(row, new RegExp(`^${clientId} +${topo.nodes[2]?.nodeId ?? ''} +127\\.0\\.0\\.1:\\d+ +yes +3\\.1\\.1 +0 +\\d{4}-`), `the row of ${clientId}: ${row}`)
+    assert.match(out.join(''), /\d+ clients? connected to 3 nodes\n/)
+    out.length = 0
+    assert.equal(await adminCommand(['clients', '--json', '--limit', '5', '--url', httpUrl(topo, 0)], io), 0)
+    const json = JSON.parse(out.join(''))
+    assert.equal(json.nodes.length, 3)
+    assert.ok(json.clients.some((c: any) => c.clientId === clientId))
+    out.length = 0
+    assert.equal(await adminCommand(['nodes', '--url', httpUrl(topo, 1)], io), 0)
+    const nodeLines = out.join('').split('\n')
+    assert.match(nodeLines[0] ?? '', /^MEMBER ID +NODE ID +LEASE AGE +CLIENTS +SUBSCRIPTIONS +MSGS IN +MSGS OUT +UPTIME +VERSION +STATE$/)
+    assert.ok(nodeLines.some(l => l.startsWith(topo.nodes[1]?.cluster?.memberId ?? '?') && l.endsWith('this node')), out.join(''))
+    assert.match(out.join(''), /\n3 nodes\n$/)
   })
 
   test('POST /admin/clients/<id>/kick on one node closes the client connected to another, without its will', async () => {
@@ -145,17 +181,21 @@ describe('three nodes on a Redis Cluster', () => {
     assert.equal((await api(topo, 0, `/admin/clients/${encodeURIComponent(unique('nobody'))}/kick`, { method: 'POST' })).status, 404)
   })
 
-  test('`slotmq admin session` shows a session held on another node; a wrong token exits 1', async () => {
+  test('`slotmq admin session` shows a session held on another node, one field per line or as JSON; a wrong token exits 1', async () => {
     const clientId = unique('shown')
     const c = await connect(topo.urls[1] as string, { clientId, clean: false })
     await c.subscribeAsync('shown/+', { qos: 1 })
     const out: string[] = []
     const err: string[] = []
     const io = { env: { SLOTMQ_ADMIN_TOKEN: TOKEN }, out: (t: string) => out.push(t), err: (t: string) => err.push(t) }
-    assert.equal(await adminCommand(['session', clientId, '--url', httpUrl(topo, 0)], io), 0)
+    assert.equal(await adminCommand(['session', clientId, '--json', '--url', httpUrl(topo, 0)], io), 0)
     const shown = JSON.parse(out.join(''))
     assert.equal(shown.owner, topo.nodes[1]?.cluster?.memberId)
     assert.deepEqual(shown.subscriptions, [{ topic: 'shown/+', qos: 1 }])
+    out.length = 0
+    assert.equal(await adminCommand(['session', clientId, '--url', httpUrl(topo, 0)], io), 0)
+    assert.match(out.join(''), new RegExp(`^owner +${shown.owner as string}$`, 'm'), out.join(''))
+    assert.match(out.join(''), /^subscriptions +shown\/\+ \(QoS 1\)$/m, out.join(''))
     assert.equal(await adminCommand(['nodes', '--url', httpUrl(topo, 0), '--token', 'not-the-token-at-all'], io), 1)
     assert.match(err.join(''), /401/)
   })

@@ -38,4 +38,8 @@ describe('usage errors', { timeout: 120_000 }, () => {
     assertUsageError(await runSlotmq(['bench', 'p2p', '--durration', '1']), /unknown option '--durration'; did you mean --duration\?/, 'slotmq bench --help')
     assertUsageError(await runSlotmq(['bench', 'fanot']), /unknown scenario 'fanot'.*did you mean fanout\?/, 'slotmq bench --help')
   })
+
+  test('slotmq admin clients --limit takes a whole number only', async () => {
+    assertUsageError(await runSlotmq(['admin', 'clients', '--limit', 'all']), /--limit must be a whole number from 0 to 100000, not 'all'/, 'slotmq admin --help')
+  })
 })

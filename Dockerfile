@@ -1,7 +1,7 @@
 # slotmq broker image, built from this repository:
 #   docker build -t slotmq .
 #   docker run --rm -p 1883:1883 -p 8083:8083 -p 8888:8888 slotmq
-# Settings come from SLOTMQ_* environment variables (README, Configuration).
+# Settings come from SLOTMQ_* environment variables (docs/configuration.md).
 # Runtime: Node 24 LTS, pinned by exact version (slotmq needs Node 22 or newer; it still
 # runs on 20, which is past its end of life).
 

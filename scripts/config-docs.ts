@@ -1,6 +1,7 @@
 /**
- * Writes the configuration table into README.md (between the config-table markers) and
- * config/default.json from the schema: `npm run docs:config`. A unit test keeps both true.
+ * Writes the configuration table into docs/configuration.md (between the config-table
+ * markers) and config/default.json from the schema: `npm run docs:config`. A unit test
+ * keeps both true.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { SETTINGS } from '../src/config.js'
@@ -29,11 +30,11 @@ export function renderDefaultConfig (): string {
 }
 
 if (process.argv.includes('--write')) {
-  const readmeUrl = new URL('../README.md', import.meta.url)
-  const readme = readFileSync(readmeUrl, 'utf8')
-  const start = readme.indexOf(BEGIN)
-  const end = readme.indexOf(END)
-  if (start < 0 || end < 0) throw new Error('README.md has no config-table markers')
-  writeFileSync(readmeUrl, readme.slice(0, start) + renderConfigTable() + readme.slice(end + END.length))
+  const docUrl = new URL('../docs/configuration.md', import.meta.url)
+  const doc = readFileSync(docUrl, 'utf8')
+  const start = doc.indexOf(BEGIN)
+  const end = doc.indexOf(END)
+  if (start < 0 || end < 0) throw new Error('docs/configuration.md has no config-table markers')
+  writeFileSync(docUrl, doc.slice(0, start) + renderConfigTable() + doc.slice(end + END.length))
   writeFileSync(new URL('../config/default.json', import.meta.url), renderDefaultConfig())
 }

@@ -1,8 +1,9 @@
 /**
  * Configuration: one schema gives the TypeScript type, the runtime validation, the
- * README table and the `--help` text. Precedence: defaults < config file < environment
- * variables < command-line flags. This is the only module that interprets `process.env`
- * (main.ts passes it in), so loadConfig is a pure function and easy to test.
+ * configuration table (docs/configuration.md) and the `--help` text. Precedence:
+ * defaults < config file < environment variables < command-line flags. This is the only
+ * module that interprets `process.env` (main.ts passes it in), so loadConfig is a pure
+ * function and easy to test.
  */
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'

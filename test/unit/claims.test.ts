@@ -1,19 +1,22 @@
 /**
- * The claims map (docs/claims.md) keeps README's behavioural promises tied to what
- * asserts them. README marks each claim with an HTML comment right after its sentence,
+ * The claims map (docs/claims.md) keeps the behavioural promises of the user documents
+ * (USER_DOCS: README and the docs/ pages README links to) tied to what asserts them. A
+ * document marks each claim with an HTML comment right after its sentence,
  * `<!-- claim: some-id -->` (`<!-- claim: none -->` for a sentence that looks like a
- * promise and is not one); docs/claims.md has one table row per id, naming tests
- * (`test/....ts` › "test name"), chaos scenarios (chaos `name`), bench scenarios
- * (bench `name`), or `unasserted: why` for a promise nothing checks yet.
+ * promise and is not one); docs/claims.md has one table row per id, with the document in
+ * its Source column, naming tests (`test/....ts` › "test name"), chaos scenarios
+ * (chaos `name`), bench scenarios (bench `name`), or `unasserted: why` for a promise
+ * nothing checks yet.
  *
  * This file fails when:
- * - a README marker has no row in docs/claims.md, or a README row has no marker;
+ * - a marker has no row in docs/claims.md naming its document, or a row has no marker in
+ *   the user document it names (another Source must at least exist);
  * - a row names a test file that does not exist, a test name not found in that file
  *   (a literal part of the name is enough for names built from a template), a chaos
  *   scenario that `slotmq chaos` does not have (src/chaos/scenarios; until that exists,
  *   the scenario list in docs/claims.md), or a bench scenario with no file in
  *   src/bench/scenarios;
- * - README has a claim-shaped sentence without a marker. Claim-shaped, kept simple: a
+ * - a user document has a claim-shaped sentence without a marker. Claim-shaped, kept simple: a
  *   sentence outside code blocks and the generated configuration table that contains
  *   one of PROMISE_WORDS below (inline code is ignored when looking for them).
  */
@@ -23,6 +26,11 @@ import assert from 'node:assert/strict'
 
 const ROOT = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8')
+
+/** The documents whose promises are mapped: every claim-shaped sentence in them needs a marker. */
+const USER_DOCS = ['README.md', 'docs/protocol.md', 'docs/cluster.md', 'docs/security.md', 'docs/operations.md', 'docs/configuration.md', 'docs/bench.md', 'docs/testing.md']
+/** The document a row's Source column names ('README' is README.md). */
+const sourceFile = (source: string): string => source === 'README' ? 'README.md' : source
 
 /** Words that make a sentence a promise: it must carry a claim marker. */
 const PROMISE_WORDS: readonly RegExp[] = [
@@ -62,12 +70,12 @@ function rows (): Row[] {
   return out
 }
 
-/** Claim markers in README (one quoted in inline code is text, not a marker). */
-function readmeMarkers (): string[] {
-  return [...read('README.md').replace(/`[^`\n]*`/g, '').matchAll(MARKER)].map(m => m[1] ?? '')
+/** Claim markers in a document (one quoted in inline code is text, not a marker). */
+function markersIn (path: string): string[] {
+  return [...read(path).replace(/`[^`\n]*`/g, '').matchAll(MARKER)].map(m => m[1] ?? '')
 }
 
-/** README prose as sentences, each with the claim markers that follow or sit in it. */
+/** A document's prose as sentences, each with the claim markers that follow or sit in it. */
 function sentences (markdown: string): Array<{ text: string, markers: string[] }> {
   const paragraphs: string[] = []
   let current: string[] = []
@@ -117,13 +125,25 @@ async function chaosScenarios (): Promise<{ names: Set<string>, from: string }> 
   return { names: new Set([...list.matchAll(/^- `([a-z0-9-]+)`/gm)].map(m => m[1] ?? '')), from: 'the scenario list in docs/claims.md' }
 }
 
-test('every claim marked in README has a row in docs/claims.md, and every README row a marker', () => {
-  const ids = new Set(rows().map(r => r.id))
-  const marked = new Set(readmeMarkers().filter(id => id !== 'none'))
-  assert.deepEqual([...marked].filter(id => !ids.has(id)), [], 'markers without a row in docs/claims.md')
-  const readmeRows = rows().filter(r => r.source === 'README').map(r => r.id)
-  assert.deepEqual(readmeRows.filter(id => !marked.has(id)), [], 'README rows whose marker is gone from README')
-  assert.equal(new Set(rows().map(r => r.id)).size, rows().length, 'each claim id has one row')
+test('every claim marked in a user document has a row naming that document, and every row a marker there', () => {
+  const all = rows()
+  const problems: string[] = []
+  for (const doc of USER_DOCS) {
+    const marked = new Set(markersIn(doc).filter(id => id !== 'none'))
+    for (const id of marked) {
+      const row = all.find(r => r.id === id)
+      if (row === undefined) problems.push(`${doc}: marker ${id} has no row in docs/claims.md`)
+      else if (sourceFile(row.source) !== doc) problems.push(`${doc}: marker ${id}, but its row names ${row.source}`)
+    }
+    for (const row of all.filter(r => sourceFile(r.source) === doc)) {
+      if (!marked.has(row.id)) problems.push(`${row.id}: its row names ${row.source}, which has no marker for it`)
+    }
+  }
+  for (const row of all.filter(r => !USER_DOCS.includes(sourceFile(r.source)))) {
+    if (!existsSync(new URL(sourceFile(row.source), ROOT))) problems.push(`${row.id}: no document ${row.source}`)
+  }
+  assert.deepEqual(problems, [])
+  assert.equal(new Set(all.map(r => r.id)).size, all.length, 'each claim id has one row')
 })
 
 test('every row names tests that exist, chaos and bench scenarios that exist, or says why nothing asserts it yet', async (t) => {
@@ -147,10 +167,10 @@ test('every row names tests that exist, chaos and bench scenarios that exist, or
   t.diagnostic(`${rows().length} claims; asserted by nothing yet: ${unasserted.join(', ') || 'none'}`)
 })
 
-test('every claim-shaped README sentence carries a claim marker', () => {
-  const unmarked = sentences(read('README.md'))
+test('every claim-shaped sentence of a user document carries a claim marker', () => {
+  const unmarked = USER_DOCS.flatMap(doc => sentences(read(doc))
     .filter(s => s.markers.length === 0 && claimShaped(s.text))
-    .map(s => s.text.replace(/\u2024/g, '.').slice(0, 160))
+    .map(s => `${doc}: ${s.text.replace(/\u2024/g, '.').slice(0, 160)}`))
   assert.deepEqual(unmarked, [], `sentences with a promise word (${PROMISE_WORDS.map(w => w.source).join(' ')}) need <!-- claim: id --> (or <!-- claim: none -->) right after them`)
 })
 

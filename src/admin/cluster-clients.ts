@@ -99,11 +99,8 @@ export class ClusterClientsQuery {
       this.#deps.log.warn({ sender }, 'admin: malformed clients request ignored')
       return
     }
-    const body = JSON.stringify(this.#deps.local(clampLimit(request.limit)))
-    const count = Math.max(1, Math.ceil(body.length / CHUNK_CHARS))
-    for (let i = 0; i < count; i++) {
-      this.#deps.send(sender, REPLY, `${request.id} ${i} ${count} ${body.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS)}`)
-    }
+    const chunks = split(JSON.stringify(this.#deps.local(clampLimit(request.limit))))
+    chunks.forEach((chunk, i) => this.#deps.send(sender, REPLY, `${request.id} ${i} ${chunks.length} ${chunk}`))
   }
 
   /** One chunk of a peer's answer arrived. */
@@ -123,6 +120,19 @@ export class ClusterClientsQuery {
     pending.expected.delete(sender)
     if (pending.expected.size === 0) pending.done()
   }
+}
+
+/** Pieces of at most CHUNK_CHARS characters; a surrogate pair (an emoji in a client id) is never cut. */
+export function split (text: string): string[] {
+  const out: string[] = []
+  for (let at = 0; at < text.length || out.length === 0;) {
+    let end = Math.min(text.length, at + CHUNK_CHARS)
+    const last = text.charCodeAt(end - 1)
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
+    out.push(text.slice(at, end))
+    at = end
+  }
+  return out
 }
 
 /** A limit from a request: a whole number from 0 to MAX_LIMIT, DEFAULT_LIMIT otherwise. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { clampLimit, DEFAULT_LIMIT, MAX_LIMIT } from '../../src/admin/cluster-clients.js'
+import { clampLimit, DEFAULT_LIMIT, MAX_LIMIT, split } from '../../src/admin/cluster-clients.js'
 import { actionLine, clientsTable, sessionView, table } from '../../src/admin/tables.js'
 
 test('a table pads each column to its widest cell and leaves no trailing spaces', () => {
@@ -32,4 +32,12 @@ test('a client limit from a request is a whole number up to the maximum, the def
   assert.equal(clampLimit('0'), 0)
   assert.equal(clampLimit(String(MAX_LIMIT + 1)), MAX_LIMIT)
   for (const bad of [undefined, '', '-1', '1.5', 'ten']) assert.equal(clampLimit(bad), DEFAULT_LIMIT, String(bad))
+})
+
+test('a clients reply is cut into pieces that never split a surrogate pair, and join back to the text', () => {
+  const text = 'a'.repeat(15_999) + '\u{1F600}' + 'b'.repeat(20_000)
+  const pieces = split(text)
+  assert.equal(pieces.join(''), text)
+  assert.ok(pieces.every(p => Buffer.byteLength(p) <= 65_535 && !/[\uD800-\uDBFF]$/.test(p)), pieces.map(p => p.length).join(' '))
+  assert.deepEqual(split(''), [''])
 })

@@ -33,7 +33,9 @@ export function skipClosedClientRegistration (aedes: Aedes): void {
     const next = client as unknown as Connection
     if (next.closed === true) return
     const previous = broker.clients[client.id] as unknown as Connection | undefined
-    if (previous !== undefined && previous !== next && !publishWillOnTakeover(previous.clean, next.clean)) previous.will = null
+    // A previous connection already closing (its socket failed) was not closed by this
+    // takeover: its will stays.
+    if (previous !== undefined && previous !== next && previous.closed !== true && !publishWillOnTakeover(previous.clean, next.clean)) previous.will = null
     register(client)
   }
 }

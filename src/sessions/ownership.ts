@@ -290,7 +290,8 @@ export class Ownership {
       return
     }
     this.#ctx.redis.hget(this.#ctx.keys.session(conn.id).meta, 'persistent').then((persistent) => {
-      if (!publishWillOnTakeover(false, persistent !== '1')) conn.will = null
+      // A connection that started closing meanwhile (its socket failed) keeps its will.
+      if (conn.closed !== true && !publishWillOnTakeover(false, persistent !== '1')) conn.will = null
     }, (err: unknown) => {
       this.#ctx.log?.warn({ clientId: conn.id, err }, 'clean session of the new connection not read: the will of the one taken over is published')
     }).finally(() => { conn.close() })

@@ -19,6 +19,8 @@ export interface ClientLike {
   clean?: boolean
   /** aedes' will of the connection, published when it closes without DISCONNECT. */
   will?: unknown
+  /** Set by aedes when the connection starts closing. */
+  closed?: boolean
   close: (done?: () => void) => void
   deliverQoS?: (packet: Packet, cb: () => void) => void
 }

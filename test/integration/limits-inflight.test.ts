@@ -69,6 +69,12 @@ describe('limits.maxInflight', { timeout: 30_000 }, () => {
     const pub = await connect(url)
     for (let i = 1; i <= 3; i++) await pub.publishAsync(topic, `q1 ${i}`, { qos: 1 })
     await pub.publishAsync(topic, 'q0', { qos: 0 })
+    // Nothing is acknowledged before q0 has reached `slow`'s connection (written or held):
+    // the PUBACK of a later QoS 1 publish of the same client follows its handing over, and
+    // two ping round trips on `slow` follow any write scheduled for it.
+    await pub.publishAsync(unique('fence'), 'fence', { qos: 1 })
+    await slow.ping()
+    await slow.ping()
     const order: string[] = []
     for (let i = 0; i < 4; i++) {
       const p = await slow.next('publish') as Packet & { messageId?: number, payload: Buffer, qos: number }

@@ -56,6 +56,34 @@ describe('safe defaults on two nodes', { timeout: 120_000 }, () => {
     }
   })
 
+  test('aedes\' announcements of one node do not reach another node, even one listening for them', async (t) => {
+    const origin = topo.nodes[0]
+    const listener = topo.nodes[1]
+    assert.ok(origin?.cluster !== undefined && listener?.cluster !== undefined, 'two Redis-backed nodes')
+    const markers = unique('sys-marker')
+    const heard: string[] = []
+    const deliver = (packet: { topic: string, payload: unknown }, cb: () => void): void => {
+      heard.push(`${packet.topic} ${String(packet.payload)}`)
+      cb()
+    }
+    // A listener on node 1's aedes, as aedes' own are: node 1 routes these filters to itself.
+    const filters = ['$SYS/+/new/clients', `${markers}/#`]
+    for (const f of filters) await new Promise<void>(resolve => listener.aedes.subscribe(f, deliver, () => resolve()))
+    t.after(async () => {
+      for (const f of filters) await new Promise<void>(resolve => listener.aedes.unsubscribe(f, deliver, () => resolve()))
+    })
+    const member = listener.cluster.memberId
+    await until('node 0 routes both filters to node 1', () =>
+      origin.cluster?.table.match(`$SYS/${origin.brokerId}/new/clients`).has(member) === true && origin.cluster.table.match(`${markers}/m`).has(member), 5000)
+    const id = unique('announced')
+    const client = await connect(topo.urls[0] ?? '', { clientId: id })
+    // Published on node 0 after aedes announced the client there: it reaches node 1 after
+    // the announcement would have (same sender and inbox, in order).
+    await client.publishAsync(`${markers}/m`, 'after', { qos: 0 })
+    await until('the marker reached node 1', () => heard.some(h => h.startsWith(`${markers}/m `)), 5000, { observed: () => heard })
+    assert.deepEqual(heard.filter(h => h.startsWith(`$SYS/${origin.brokerId}/`)), [], `node 0's announcements reached node 1 (client ${id})`)
+  })
+
   test('without admin.token an admin GET gets 401, and /metrics and /ready need no token', async () => {
     const base = `http://127.0.0.1:${topo.nodes[1]?.http?.port ?? 0}`
     for (const path of ['/admin/clients', '/admin/nodes', '/sessions/anyone', '/admin/sessions/anyone']) {

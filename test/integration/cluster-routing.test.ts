@@ -87,11 +87,15 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     const pub = await connect(url(0))
     const topics = [`${root}/x/c`, `${root}/y/c`, `${root}/y/d`, `${root}-other/x/c`]
     for (const t of topics) await pub.publishAsync(t, t, { qos: 1, retain: true })
+    // One partition larger than a page of the index (500 topics per read).
+    const many = Array.from({ length: 520 }, (_, i) => `${root}-many/${i}`)
+    for (let i = 0; i < many.length; i += 50) await Promise.all(many.slice(i, i + 50).map(async t => await pub.publishAsync(t, t, { qos: 1, retain: true })))
     const cases: Array<[string, string[]]> = [
       [`${root}/+/c`, [`${root}/x/c`, `${root}/y/c`]],
       [`${root}/#`, [`${root}/x/c`, `${root}/y/c`, `${root}/y/d`]],
       ['+/x/c', [`${root}/x/c`, `${root}-other/x/c`]],
-      [`${root}/y/d`, [`${root}/y/d`]]
+      [`${root}/y/d`, [`${root}/y/d`]],
+      [`${root}-many/+`, many]
     ]
     // The marker: a retained message asked for in the same SUBSCRIBE after the filter under
     // test; retained messages are looked up filter by filter, in the packet's order, so
@@ -110,6 +114,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
       assert.ok(ours.every(m => m.retain && m.payload === m.topic), `retained, payload = topic: ${JSON.stringify(ours)}`)
     }
     await pub.publishAsync(marker, '', { qos: 1, retain: true })
+    for (const t of many) pub.publish(t, '', { qos: 0, retain: true })
   })
 
   test('/metrics and /ready report the cluster: mode, peers, forwarded publishes', async () => {

@@ -23,8 +23,14 @@ function httpUrl (topo: Topology, i: number): string {
 
 async function api (topo: Topology, i: number, path: string, opts: { method?: string, token?: string | null } = {}): Promise<{ status: number, body: any }> {
   const token = opts.token === undefined ? TOKEN : opts.token
-  const res = await fetch(httpUrl(topo, i) + path, { method: opts.method ?? 'GET', headers: token === null ? {} : { authorization: `Bearer ${token}` } })
-  return { status: res.status, body: await res.json() }
+  // Bounded: a node that never answers fails the test with the request, not a hang.
+  const signal = AbortSignal.timeout(10_000)
+  try {
+    const res = await fetch(httpUrl(topo, i) + path, { method: opts.method ?? 'GET', headers: token === null ? {} : { authorization: `Bearer ${token}` }, signal })
+    return { status: res.status, body: await res.json() }
+  } catch (err) {
+    throw new Error(`${opts.method ?? 'GET'} ${path} on node ${i}: ${signal.aborted ? 'no answer within 10 s' : String(err)}`, { cause: err })
+  }
 }
 
 /** The latest value of each $SYS topic received. */

@@ -148,7 +148,11 @@ describe('wills at a graceful stop', { timeout: 60_000 }, () => {
     for (const [i, clientId] of ids.entries()) {
       clients.push(await connect(`mqtt://127.0.0.1:${stopping.ports.mqtt}`, { clientId, clean: i % 2 === 0, will: will(`${topic}/${clientId}`, 'stopped') }))
     }
+    const member = memberIdOf(stopping)
     assert.equal(await stopping.kill('SIGTERM'), 0, 'exit status 0')
+    // It stopped gracefully: it left the membership itself before exiting, so the wills
+    // below were published by the node as it closed its clients, not later by a reaper.
+    assert.equal(await inspect.zscore(keys.nodes(), member), null, `the stopped node ${member} still holds a lease after exiting`)
     const wills = (i: 0 | 1): string[] => seen[i].messages.filter(m => m.payload === 'stopped').map(m => m.topic)
     for (const i of [0, 1] as const) {
       await until(`node ${i}'s watcher got every will`, () => new Set(wills(i)).size === ids.length, 10_000)

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { clientsOf } from '../../src/aedes/internals.js'
 import { closeAll, collect, connect, connectLater, connectPacket, expectNoMore, rawConnect, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
@@ -147,6 +148,29 @@ function sharedSuite (name: string, start: () => Promise<Topology>): void {
       const suback = await raw.next('suback') as unknown as { granted: number[] }
       assert.deepEqual(suback.granted, [0x80, 0x80, 0x80, 0x80, 0x80, 1, 0x80])
       assert.equal(raw.closed, false)
+    })
+
+    test('a member that acknowledged its messages and leaves: none of them is given to another member', async () => {
+      const topic = unique('shared/acked')
+      const leaving = await member(url(0), `$share/workers/${topic}`)
+      const stays = await member(url(1), `$share/workers/${topic}`)
+      const publisher = await connect(url(0))
+      const sent = payloads('acked', 200)
+      await publishAll(publisher, topic, sent, 20)
+      await groupReceived([leaving, stays], sent.length)
+      assert.ok(leaving.payloads.length > 0, 'the leaving member got a share')
+      // mqtt.js acknowledges each message as it arrives: its PUBACKs are on the wire
+      // before its DISCONNECT.
+      const leavingId = leaving.client.options.clientId ?? ''
+      await leaving.client.endAsync()
+      const node = topo.nodes[0]?.aedes
+      assert.ok(node !== undefined, 'the leaving member\'s node')
+      await until('the node let the member go', () => clientsOf(node)[leavingId] === undefined, 5000, { observed: () => Object.keys(clientsOf(node)) })
+      // Published on the leaving member's node after it left: a message given to the group
+      // again would reach the member that stays before this one.
+      await publisher.publishAsync(topic, 'marker', { qos: 1 })
+      await until('the marker reached the member that stays', () => stays.payloads.includes('marker'), 10_000, { observed: () => stays.payloads.slice(-5) })
+      assert.deepEqual(duplicates([leaving, stays]), [], 'acknowledged messages were given to another member')
     })
 
     test('messages reach the group only while it has a member; after the last member unsubscribes, an ordinary subscriber still gets them', async () => {

@@ -65,7 +65,7 @@ export function helpText (): string {
     '  slotmq bench ...           load generator and broker comparison (slotmq bench --help)',
     '  slotmq chaos ...           fault scenarios on a local Redis Cluster and nodes (slotmq chaos --help)',
     '  slotmq admin nodes|clients|session|kick|drain ...',
-    '                             the admin API of a running node (slotmq admin --help)',
+    '                             the admin API of a running cluster, as tables or --json (slotmq admin --help)',
     '  slotmq users add|remove|list ...',
     '                             MQTT users in the auth file or in Redis (slotmq users --help)',
     '  slotmq doctor --redis URL  check a Redis deployment before first use (slotmq doctor --help)',

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { runScenario, type ScenarioName } from '../../src/bench/command.js'
 import type { BenchOptions } from '../../src/bench/types.js'
@@ -165,6 +166,21 @@ describe('slotmq bench', { timeout: 300_000 }, () => {
     const r = await run(['bench', 'p2p', '--pub', '127.0.0.1:1', '--timeout', '2', '--duration', '1'])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/)
+  })
+
+  test('an endpoint that accepts TCP and never answers fails with exit 1 naming it, within the timeout', async (t) => {
+    const sockets = new Set<Socket>()
+    const silent = createServer((socket) => { sockets.add(socket) })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    t.after(() => {
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+    })
+    const port = (silent.address() as AddressInfo).port
+    // --timeout 2 bounds every wait of the bench; 30 s bounds this test if it does not.
+    const r = await runSlotmq(['bench', 'p2p', '--pub', `127.0.0.1:${port}`, '--timeout', '2', '--duration', '1'], { timeoutMs: 30_000 })
+    assert.equal(r.code, 1, `exit status (null: still running after 30 s); stderr: ${r.stderr}`)
+    assert.match(r.stderr, new RegExp(`cannot connect to mqtt://127\\.0\\.0\\.1:${port}`))
   })
 
   test('compare starts every broker, runs rounds, prints one table of medians with each broker\'s CPU per message, Redis commands and script calls per message for the Redis-backed ones, and leaves nothing running', async () => {

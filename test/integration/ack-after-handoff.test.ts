@@ -89,9 +89,9 @@ describe('PUBACK after hand-off (Redis Cluster)', { timeout: 60_000 }, () => {
     for (const [i, url] of topo.urls.entries()) {
       const late = await connect(url)
       const got = collect(late)
-      // The topic itself (its key), and a wildcard matching it (the retained index, which
-      // must be written before the PUBACK too).
-      await late.subscribeAsync(i === 0 ? topic : `${topic}/#`, { qos: 1 })
+      // First (right after the PUBACK) a wildcard matching the topic: the retained index
+      // must be written before the PUBACK too; then the topic itself (its key).
+      await late.subscribeAsync(i === 0 ? `${topic}/#` : topic, { qos: 1 })
       // A live message after the retained one: once it is in, a second copy of the
       // retained message would have had to come before it.
       await late.publishAsync(topic, 'end', { qos: 1 })

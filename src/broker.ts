@@ -158,11 +158,12 @@ export async function createBroker (config: Config, deps: { log: Logger }): Prom
     shared: () => ({ ...(cluster?.routing.sharedCounts ?? local?.shared.counts ?? { local: 0, sent: 0, dropped: 0 }), redispatched: sharedMembers.counts.redispatched })
   })
   const traffic = observe(aedes, deps.log, metrics)
-  const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined, publishTimes: cluster?.routing.publishTimes })
+  const latency = installLatencyHooks({ aedes, emitter: emitter as unknown as Parameters<typeof installLatencyHooks>[0]['emitter'], metrics, clustered: cluster !== undefined })
   if (cluster !== undefined) {
     cluster.scripts.observe = (name, seconds) => metrics.redisDuration.observe({ call: scriptCall(name) }, seconds)
     cluster.redis.observeSend = (seconds) => metrics.redisDuration.observe({ call: frameCall(cluster.redis) }, seconds)
     cluster.observeInbound(latency.arrived)
+    cluster.routing.setPublishTimes(latency.publishedAt)
   }
   // Limits run first, then the hooks aedes was built with (authentication, access control).
   const limits = createLimits(config.limits, { aedes, metrics, log: deps.log })

@@ -9,22 +9,26 @@
  * the message is gone. A message read back from Redis (a replay) has a new Buffer and
  * is not timed.
  *
- * A message from a peer is timed from its publish on the peer: the PUBLISH accepted there,
- * by that node's wall clock, as its frame carried it (`publishTimes`, Redis modes). This
- * node's wall clock at the write minus that time assumes clocks synchronised by NTP; a
- * difference below zero (the peer's clock ahead) counts as 0. A message whose frame
- * carried no time (a peer of a release that sends none) is timed from its arrival.
+ * The start of a message from a peer is its publish on the peer: the PUBLISH accepted
+ * there, by that node's wall clock, which its frame carried (`publishedAt` on the message
+ * routing hands over). This node's wall clock at the write minus that time assumes clocks
+ * synchronised by NTP; a difference below zero (the peer's clock ahead) counts as 0. A
+ * message whose frame carried no time (from a node of a release that sends none) is timed
+ * from its arrival. Every start is read on the wall clock (`wallClockMs`: monotonic,
+ * anchored to the system clock), so that a local one is also the publish time this node
+ * puts in its frames to peers (`publishedAt`): one reading and one WeakMap entry per
+ * message serve both.
  */
 import type { Aedes, AedesOptions, Client } from 'aedes'
 import type { BrokerMetrics } from './metrics.js'
-import { wallClockMs, type PublishTimes } from './util/publish-times.js'
+import { wallClockMs } from './util/wall-clock.js'
 
 type Origin = 'local' | 'peer'
-/** Monotonic start (`at`), or the publish on a peer by wall clock (`wallMs`). */
-type Start = { origin: Origin, at: bigint, wallMs?: undefined } | { origin: 'peer', wallMs: number, at?: undefined }
+/** Where a message's latency starts (wall-clock ms); `published`: that is its publish time. */
+interface Start { origin: Origin, fromMs: number, published: boolean }
 
 interface EmitterLike {
-  deliver: (message: { topic: string, payload: unknown }) => void
+  deliver: (message: { topic: string, payload: unknown, publishedAt?: number }) => void
   on: (topic: string, listener: never, done?: () => void) => unknown
 }
 
@@ -33,37 +37,36 @@ export interface LatencyHooks {
   arrived: (message: object) => void
   /** A PUBLISH was written to a subscriber. */
   sent: (packet: object) => void
+  /**
+   * When the message with `payload` was published (wall-clock ms): accepted on this node,
+   * or on the peer it came from when its frame said so. What frames to peers carry.
+   */
+  publishedAt: (payload: unknown) => number | undefined
 }
 
 const now = (): bigint => process.hrtime.bigint()
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9
 
-/**
- * @param deps.publishTimes where the publish times of messages are kept (Redis modes): a
- * PUBLISH aedes takes is stamped there, a peer's message is timed from it
- */
-export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike, metrics: BrokerMetrics, clustered: boolean, publishTimes?: PublishTimes | undefined }): LatencyHooks {
-  const { aedes, emitter, metrics, publishTimes } = deps
+export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike, metrics: BrokerMetrics, clustered: boolean }): LatencyHooks {
+  const { aedes, emitter, metrics } = deps
   const started = new WeakMap<object, Start>()
-  const mark = (payload: unknown, origin: Origin): void => {
+  /** `publishedAt`: the publish time a peer's frame carried. */
+  const mark = (payload: unknown, origin: Origin, publishedAt?: unknown): void => {
     if (typeof payload !== 'object' || payload === null || started.has(payload)) return
-    const wallMs = origin === 'peer' ? publishTimes?.of(payload) : undefined
-    started.set(payload, wallMs === undefined ? { at: now(), origin } : { wallMs, origin: 'peer' })
+    const published = origin === 'local' || typeof publishedAt === 'number'
+    started.set(payload, { origin, fromMs: typeof publishedAt === 'number' ? publishedAt : wallClockMs(), published })
   }
 
   const publish = aedes.publish.bind(aedes)
   aedes.publish = (packet, ...rest) => {
-    if (!packet.topic.startsWith('$SYS/')) {
-      mark(packet.payload, 'local')
-      // The publish time peers get in the frames: taken as aedes takes the PUBLISH,
-      // before the retained store and the offline queues.
-      publishTimes?.stamp(packet.payload)
-    }
+    // As aedes takes the PUBLISH, before the retained store, the offline queues and the
+    // routing: the latency's start and the publish time peers get in the frames.
+    if (!packet.topic.startsWith('$SYS/')) mark(packet.payload, 'local')
     return publish(packet, ...rest)
   }
   const deliver = emitter.deliver.bind(emitter)
   emitter.deliver = (message) => {
-    mark(message.payload, 'peer')
+    mark(message.payload, 'peer', message.publishedAt)
     deliver(message)
   }
   if (deps.clustered) {
@@ -91,14 +94,17 @@ export function installLatencyHooks (deps: { aedes: Aedes, emitter: EmitterLike,
   })
 
   return {
-    arrived: (message) => mark((message as { payload?: unknown }).payload, 'peer'),
+    arrived: (message) => mark((message as { payload?: unknown }).payload, 'peer', (message as { publishedAt?: unknown }).publishedAt),
     sent: (packet) => {
       const payload = (packet as { payload?: unknown }).payload
       if (typeof payload !== 'object' || payload === null) return
       const s = started.get(payload)
-      if (s === undefined) return
-      if (s.wallMs === undefined) metrics.deliveryLatency.observe({ origin: s.origin }, seconds(s.at))
-      else metrics.deliveryLatency.observe({ origin: s.origin }, Math.max(0, wallClockMs() - s.wallMs) / 1000)
+      if (s !== undefined) metrics.deliveryLatency.observe({ origin: s.origin }, Math.max(0, wallClockMs() - s.fromMs) / 1000)
+    },
+    publishedAt: (payload) => {
+      if (typeof payload !== 'object' || payload === null) return undefined
+      const s = started.get(payload)
+      return s?.published === true ? s.fromMs : undefined
     }
   }
 }

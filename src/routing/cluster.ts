@@ -25,7 +25,6 @@ import { Registry } from './registry.js'
 import { RouteTable } from './route-table.js'
 import { MAX_HOPS, SharedDispatch, type SharedSend } from './shared-dispatch.js'
 import type { SharedStrategy } from './shared.js'
-import { PublishTimes } from '../util/publish-times.js'
 
 export interface ClusterRoutingDeps {
   redis: RedisConnections
@@ -84,6 +83,13 @@ const ACK_TIMEOUT_MS = 2000
 const BACKPRESSURE_BYTES = 8 * 1024 * 1024
 /** After a dead member's routes are dropped, how long before its journal is replayed. */
 const REAP_QUIET_MS = 300
+/** When this node accepted the PUBLISH of the message with `payload` (wall-clock ms), if known. */
+export type PublishTimeLookup = (payload: unknown) => number | undefined
+/**
+ * A message from a peer: `publishedAt` is when the publishing node accepted its PUBLISH
+ * (wall-clock ms), when the frame carried it. aedes' copies of the packet drop it.
+ */
+export type TimedMessage = Message & { publishedAt?: number }
 /** A QoS 1/2 message from a dead member's journal; `clientId` when it was for one session. */
 export interface JournalEntry { message: Message, clientId?: string }
 
@@ -117,12 +123,8 @@ export class ClusterRouting {
   #deliveries: Promise<void> | undefined
   /** Publishes sent to peers and received from them. */
   readonly counts = { forwarded: 0, received: 0, frameErrors: 0 }
-  /**
-   * When each message was published: stamped by whoever accepts a PUBLISH on this node
-   * (the broker, as aedes takes it), read into the frames to peers, and stamped from the
-   * frames of peers for the local deliveries (the delivery latency metric).
-   */
-  readonly publishTimes = new PublishTimes()
+  /** When this node accepted the PUBLISH of a message, by its payload (see setPublishTimes). */
+  #publishTime: PublishTimeLookup | undefined
   /** The inbox frame version this node writes now (see #updateFrameVersion). */
   #frameVersion: FrameVersion = FRAME_VERSION
   /** A peer of a release that reads legacy frames only was live since the last version 3. */
@@ -240,6 +242,15 @@ export class ClusterRouting {
 
   setInboundHook (hook: InboundHook): void {
     this.#inbound = hook
+  }
+
+  /**
+   * Where the frames to peers take each message's publish time from: the wall-clock time
+   * at which this node accepted its PUBLISH (the broker stamps it as aedes takes the
+   * packet). A message from a peer carries its own (`publishedAt` on the message).
+   */
+  setPublishTimes (lookup: PublishTimeLookup): void {
+    this.#publishTime = lookup
   }
 
   setMemberHooks (hooks: MemberHooks): void {
@@ -651,13 +662,15 @@ export class ClusterRouting {
 
   /** A message as a frame's publish record, with its publish time when known. */
   #toRecord (message: Message): Omit<PublishRecord, 'kind'> {
-    return toRecord(message, this.publishTimes.of(message.payload))
+    const carried = (message as TimedMessage).publishedAt
+    return toRecord(message, typeof carried === 'number' ? carried : this.#publishTime?.(message.payload))
   }
 
-  /** A peer's publish record as a message; its publish time is remembered with it. */
+  /** A peer's publish record as a message, with `publishedAt` when the frame had it. */
   #toMessage (r: PublishRecord): Message {
-    if (r.publishedAt !== undefined) this.publishTimes.stamp(r.payload, r.publishedAt)
-    return toMessage(r)
+    const message = toMessage(r)
+    if (r.publishedAt !== undefined) (message as TimedMessage).publishedAt = r.publishedAt
+    return message
   }
 
   async #rejoin (): Promise<void> {

@@ -37,7 +37,7 @@
  * therefore needs a new version, which a node writes only while every live member reads
  * it: each node announces the newest version it reads with its lease, and a sender writes
  * `FRAME_VERSION` while all live members announced it, `LEGACY_FRAME_VERSION` otherwise
- * (see `frameVersion` in cluster.ts). Every version listed in `READ_VERSIONS` is read.
+ * (see `#updateFrameVersion` in cluster.ts). Both versions are read.
  */
 import { BinaryReader, malformed as malformedIn } from '../redis/reader.js'
 
@@ -79,8 +79,6 @@ export const FRAME_VERSION = 3
 /** The version every node reads, releases before version 3 included. */
 export const LEGACY_FRAME_VERSION = 2
 export type FrameVersion = typeof FRAME_VERSION | typeof LEGACY_FRAME_VERSION
-/** The versions `decodeFrame` reads. */
-export const READ_VERSIONS: readonly FrameVersion[] = [LEGACY_FRAME_VERSION, FRAME_VERSION]
 const T_PUBLISH = 1
 const T_ROUTES = 2
 const T_ACK = 3
@@ -339,10 +337,14 @@ function readPublish (r: BinaryReader, timed: boolean): PublishRecord {
   const brokerCounter = r.f64()
   const publishedAt = timed ? r.f64() : 0
   const payload = r.bytes(r.u32())
-  const record: PublishRecord = { kind: 'publish', topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0, brokerId, brokerCounter }
-  // Not a number, infinite or not after the epoch: unknown.
-  if (publishedAt > 0 && publishedAt < Infinity) record.publishedAt = publishedAt
-  return record
+  const qos = (flags & 3) as 0 | 1 | 2
+  const retain = (flags & 4) !== 0
+  const dup = (flags & 8) !== 0
+  // Not a number, infinite or not after the epoch: unknown. (Two literals, not a property
+  // added afterwards: each shape is made directly, which keeps reading them fast.)
+  return publishedAt > 0 && publishedAt < Infinity
+    ? { kind: 'publish', topic, payload, qos, retain, dup, brokerId, brokerCounter, publishedAt }
+    : { kind: 'publish', topic, payload, qos, retain, dup, brokerId, brokerCounter }
 }
 
 function malformed (why: string): Error {

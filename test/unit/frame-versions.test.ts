@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeFrame, FRAME_VERSION, FrameWriter, LEGACY_FRAME_VERSION, type PublishRecord } from '../../src/routing/frames.js'
-import { PublishTimes, wallClockMs } from '../../src/util/publish-times.js'
+import { wallClockMs } from '../../src/util/wall-clock.js'
 
 const publish: Omit<PublishRecord, 'kind'> = { topic: 'a/b', payload: Buffer.from('hello'), qos: 1, retain: false, dup: false, brokerId: 'n~1', brokerCounter: 7 }
 
@@ -71,20 +71,19 @@ test('a version this release does not know is refused, as releases before it ref
   assert.throws(() => decodeFrame(frame))
 })
 
-test('publish times: the wall clock with fractions, kept per payload, the first stamp stays', () => {
-  const before = Date.now()
-  const t = wallClockMs()
-  const after = Date.now()
-  assert.ok(t >= before - 1 && t <= after + 2, `wall clock ${t} outside [${before}, ${after}]`)
-  const times = new PublishTimes()
-  const payload = Buffer.from('x')
-  assert.equal(times.of(payload), undefined)
-  times.stamp(payload, 10.5)
-  times.stamp(payload, 20)
-  assert.equal(times.of(payload), 10.5)
-  assert.equal(times.of(Buffer.from('x')), undefined, 'keyed by the object, not its bytes')
-  times.stamp('a string', 1)
-  assert.equal(times.of('a string'), undefined)
+test('the wall clock has fractions of a millisecond, never goes back, and stays on Date.now()', () => {
+  let last = 0
+  let fractions = 0
+  for (let i = 0; i < 1000; i++) {
+    const before = Date.now()
+    const t = wallClockMs()
+    const after = Date.now()
+    assert.ok(t >= before - 1 && t <= after + 2, `reading ${i}: ${t} outside [${before}, ${after}]`)
+    assert.ok(t >= last, `reading ${i}: ${t} before the previous ${last}`)
+    if (!Number.isInteger(t)) fractions++
+    last = t
+  }
+  assert.ok(fractions > 0, 'whole milliseconds only')
 })
 
 function u16 (n: number): Buffer { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b }

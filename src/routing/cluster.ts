@@ -541,9 +541,10 @@ export class ClusterRouting {
     this.#log.info({ memberId }, 'peer joined')
     if (!this.#registry.frameVersions.has(memberId)) {
       // Met before a beat listed it (its hello came first): legacy frames until a beat
-      // says which version it reads; one now, not at the next interval.
+      // says which version it reads; one now, not at the next interval. Never while
+      // leaving: a beat would bring the lease back that `#leave` just removed.
       this.#updateFrameVersion()
-      void this.#registry.beat()
+      if (this.#started && this.#closing === undefined) void this.#registry.beat()
     }
   }
 

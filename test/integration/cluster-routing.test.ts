@@ -132,14 +132,19 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     const pub = await connect(url(0))
     const topic = `$x-${unique('dollar')}`
     await pub.publishAsync(`${topic}/t`, 'dollar', { qos: 1, retain: true })
+    // The marker: a retained message (not a $ topic) that '#' finds too.
+    const marker = unique('dollar-marker')
+    await pub.publishAsync(marker, 'marker', { qos: 1, retain: true })
     const sub = await connect(url(1))
     const got = collect(sub)
-    // '#' and then the $ topic itself in one SUBSCRIBE: retained messages are looked up
-    // filter by filter, so the copy for the exact filter comes after anything '#' matched.
-    await sub.subscribeAsync({ '#': { qos: 0 }, [`${topic}/t`]: { qos: 0 } })
-    await until('the retained $ message for the exact filter', () => got.messages.some(m => m.topic === `${topic}/t`), 5000, { observed: () => got.messages.map(m => m.topic) })
+    // '#', the $ topic itself, then the marker, in one SUBSCRIBE: retained messages are
+    // looked up filter by filter, in the packet's order, so the marker's second copy (for
+    // its own filter) comes after everything '#' and the $ topic's filter found.
+    await sub.subscribeAsync({ '#': { qos: 0 }, [`${topic}/t`]: { qos: 0 }, [marker]: { qos: 0 } })
+    await until('the marker for # and for its own filter', () => got.messages.filter(m => m.topic === marker).length === 2, 5000, { observed: () => got.messages.map(m => m.topic) })
     const dollar = got.messages.filter(m => m.topic.startsWith('$'))
     assert.deepEqual(dollar.map(m => m.topic), [`${topic}/t`], 'no $ topic delivered for #, only for the exact filter')
+    await pub.publishAsync(marker, '', { qos: 1, retain: true })
     const exact = await connect(url(1))
     const gotExact = collect(exact)
     await exact.subscribeAsync(`${topic}/+`, { qos: 0 })

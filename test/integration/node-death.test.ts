@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Cluster } from 'ioredis'
 import { createKeySpace } from '../../src/redis/keys.js'
+import { pickMember } from '../../src/sessions/reaper.js'
 import { closeAll, collect, connect, connectLater, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
@@ -85,29 +86,40 @@ describe('node death', { timeout: 60_000 }, () => {
   test('a persistent session parked on a SIGKILLed node is adopted: messages published after the reap are queued and delivered on return', async (t) => {
     const doomed = await doomedNode()
     t.after(async () => { await doomed.kill() })
-    const topic = unique('adopt')
-    const clientId = unique('parked')
-    const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
-    await first.subscribeAsync(topic, { qos: 1 })
-    await first.endAsync()
+    // One parked session for each live node as its adopter (the reaper's choice, by a hash
+    // of member and client id): whichever node reaps, it adopts one of them itself, and
+    // the other node one by an adopt record.
+    const live = topo.nodes.map(n => n.cluster?.memberId ?? '')
+    const sessions = live.map((adopter) => {
+      let clientId: string
+      do clientId = unique('parked'); while (pickMember(live, clientId) !== adopter)
+      return { clientId, topic: unique('adopt') }
+    })
     const keys = createKeySpace(prefix)
-    await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
+    for (const { clientId, topic } of sessions) {
+      const first = await connect(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, { clientId, clean: false })
+      await first.subscribeAsync(topic, { qos: 1 })
+      await first.endAsync()
+      await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
+    }
 
     await doomed.kill('SIGKILL')
-    const live = topo.nodes.map(n => n.cluster?.memberId)
-    const ms = await until('a live node adopted the session', async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)
-    t.diagnostic(`session adopted ${ms} ms after SIGKILL`)
-    // The adopter holds a route for it: give the route a moment to reach the publisher's node.
     const publisher = await connect(topo.urls[0] ?? '')
-    const adopter = await admin.hget(keys.session(clientId).meta, 'owner')
-    await until('the publisher\'s node routes the topic to the adopter', () => adopter === topo.nodes[0]?.cluster?.memberId || topo.nodes[0]?.cluster?.table.match(topic).has(adopter ?? '') === true, 5000)
-    for (let i = 0; i < 10; i++) await publisher.publishAsync(topic, `m${i}`, { qos: 1 })
-
-    const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
-    const got = collect(back.client)
-    assert.equal((await back.connected()).sessionPresent, true)
-    await got.waitFor(10)
-    assert.deepEqual(got.messages.map(m => m.payload), Array.from({ length: 10 }, (_, i) => `m${i}`))
+    for (const { clientId, topic } of sessions) {
+      const ms = await until(`a live node adopted ${clientId}`, async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)
+      t.diagnostic(`${clientId} adopted ${ms} ms after SIGKILL`)
+      // The adopter holds a route for it: give the route a moment to reach the publisher's node.
+      const adopter = await admin.hget(keys.session(clientId).meta, 'owner')
+      await until('the publisher\'s node routes the topic to the adopter', () => adopter === topo.nodes[0]?.cluster?.memberId || topo.nodes[0]?.cluster?.table.match(topic).has(adopter ?? '') === true, 5000)
+      for (let i = 0; i < 10; i++) await publisher.publishAsync(topic, `m${i}`, { qos: 1 })
+    }
+    for (const { clientId } of sessions) {
+      const back = connectLater(topo.urls[1] ?? '', { clientId, clean: false })
+      const got = collect(back.client)
+      assert.equal((await back.connected()).sessionPresent, true)
+      await got.waitFor(10)
+      assert.deepEqual(got.messages.map(m => m.payload), Array.from({ length: 10 }, (_, i) => `m${i}`), `${clientId}: the messages queued by its adopter`)
+    }
   })
 
   test('a gracefully stopped node hands its parked sessions to the others at once', async () => {

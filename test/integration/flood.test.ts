@@ -72,7 +72,8 @@ async function floodWhileSteady (topo: Topology): Promise<{ node: Broker, steady
   assert.ok(node !== undefined, 'a node')
   const steady = await steadyTraffic(topo.urls[0] ?? '')
   const sockets = await flood(node.mqtt.port)
-  await until('every flood socket was answered or closed', () => tally(sockets)['still open'] === 0, CONNECT_TIMEOUT_MS + 20_000)
+  await until('every flood socket was answered or closed', () => tally(sockets)['still open'] === 0, CONNECT_TIMEOUT_MS + 20_000,
+    { observed: () => tally(sockets) })
   const counts = tally(sockets)
   const acked = await steady.stop()
   return { node, steady, sockets, counts, acked }

@@ -429,14 +429,17 @@ async function joinCluster (config: Config, log: Logger, memberId: string): Prom
       log
     })
     let inboundObserver: ((message: object) => void) | undefined
-    routing.setInboundHook(async (message) => {
+    routing.setInboundHook(async (message, origin) => {
       inboundObserver?.(message)
-      await persistence.enqueueRemote(message)
+      await persistence.enqueueRemote(message, origin)
     })
+    routing.setJournalFloor(persistence.journalFloor)
     handlePeerRecords(routing.bus, persistence, log)
     routing.setMemberHooks({
       reaped: async (memberId, live, dropRoutes) => await persistence.reapMember(memberId, live, dropRoutes),
-      recovered: async (message, clientId) => await persistence.recovered(message as unknown as Packet, clientId)
+      recovered: async (message, clientId, origin) => await persistence.recovered(message as unknown as Packet, clientId, origin),
+      frameHandled: (origin) => persistence.frameHandled(origin),
+      numberingReset: () => persistence.numberingReset()
     })
     const refresh = setInterval(() => {
       persistence.refreshRetainedCount().catch((err: unknown) => log.debug({ err }, 'retained count not refreshed'))

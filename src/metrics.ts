@@ -57,6 +57,9 @@ export interface SessionStats {
   kicked: number
   deadWills: number
   adopted: number
+  released: number
+  spilled: number
+  inMemory: number
 }
 
 export interface ClusterStats {
@@ -153,6 +156,9 @@ export function createMetrics (sources: MetricsSources): BrokerMetrics {
     total('slotmq_session_takeovers_total', 'Connections closed here because their session was taken over on another node', () => sessions().kicked)
     total('slotmq_session_dead_node_wills_total', 'Wills of dead nodes\' connections published by this node as their reaper', () => sessions().deadWills)
     total('slotmq_session_adopted_total', 'Parked sessions of dead nodes adopted by this node', () => sessions().adopted)
+    total('slotmq_session_releases_total', 'Sessions taken over by this node whose previous owner confirmed it let go (until then, messages to the new connection carry DUP)', () => sessions().released)
+    total('slotmq_session_spilled_total', 'QoS 1 messages a connected persistent session held in memory without an acknowledgement for 2 s, then queued on Redis', () => sessions().spilled)
+    gauge('slotmq_session_messages_in_memory', 'QoS 1 messages given to connected persistent sessions from memory (durable in the journal), not yet acknowledged', () => sessions().inMemory)
   }
 
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Histogram<L> =>

@@ -32,6 +32,7 @@ export const SCRIPTS = {
   outgoingUpdate: { file: 'outgoing-update.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'ref', 'messageId', 'packet', 'doneMs'] },
   outgoingSent: { file: 'outgoing-sent.lua', keys: ['meta', 'out'], argv: ['epoch', 'pairs'], variadic: true },
   outgoingAcked: { file: 'outgoing-acked.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'doneMs', 'pairs'], variadic: true },
+  sessionMark: { file: 'session-mark.lua', keys: ['meta'], argv: ['epoch', 'mark'] },
   sessionReap: { file: 'session-reap.lua', keys: ['meta', 'subs', 'queue', 'out', 'incoming', 'will'], argv: ['deadOwner', 'adopter', 'expiryMs'] },
   outgoingClear: { file: 'outgoing-clear.lua', keys: ['meta', 'queue', 'out', 'done'], argv: ['epoch', 'messageId', 'doneMs', 'ref'] }
 } as const satisfies Record<string, ScriptSpec>
@@ -193,6 +194,11 @@ export class SessionScripts {
       will: Buffer.isBuffer(will) ? will : null,
       epoch: Buffer.isBuffer(epoch) ? epoch.toString() : String(epoch ?? '')
     }
+  }
+
+  /** Records how far the owner's journal is settled for this session; false when the epoch was stale. */
+  async mark (epoch: string, mark: string): Promise<boolean> {
+    return await this.#run('sessionMark', [this.#k.meta], [epoch, mark]) === 1
   }
 
   /** Returns false when the epoch was stale. */

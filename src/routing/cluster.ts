@@ -57,13 +57,28 @@ export type AdminHook = (action: string, clientId: string, sender: string) => vo
 /** A live member with its lease deadline (Redis clock, ms) and Redis's time now. */
 export interface MemberLease { memberId: string, deadlineMs: number, nowMs: number }
 
-/** Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing). */
-export type InboundHook = (message: Message) => Promise<void>
+/** Where a message from a peer came from: the sender's frame number `seq` to this node. */
+export interface FrameOrigin { sender: string, seq: number }
+
+/**
+ * Runs before a QoS 1/2 packet from a peer is delivered locally (offline queueing).
+ * `origin` is given for a message of a frame that arrived live, in its sender's order
+ * (its journal entry stays until the journal's floor passes it); not for one taken from
+ * the journal or handed over.
+ */
+export type InboundHook = (message: Message, origin?: FrameOrigin) => Promise<void>
 
 /** What the layer above does when the membership or the journal has news for it. */
 export interface MemberHooks {
   /** A QoS 1/2 message from this node's journal, possibly lost while its inbox was down. */
-  recovered: (message: Message, clientId?: string) => Promise<void>
+  recovered: (message: Message, clientId: string | undefined, origin: FrameOrigin) => Promise<void>
+  /**
+   * Every message of a frame that arrived live is handled (its inbound hooks settled). A
+   * frame lost on the way and filled from the journal is not reported.
+   */
+  frameHandled?: (origin: FrameOrigin) => void
+  /** This node rejoined under a new identity: its peers number their frames to it afresh. */
+  numberingReset?: () => void
   /**
    * This node reaped `memberId`: its wills and sessions are ours to settle. Call
    * `dropRoutes` after the adopters took their routes and before replaying the journal.
@@ -91,7 +106,7 @@ export type PublishTimeLookup = (payload: unknown) => number | undefined
  */
 export type TimedMessage = Message & { publishedAt?: number }
 /** A QoS 1/2 message from a dead member's journal; `clientId` when it was for one session. */
-export interface JournalEntry { message: Message, clientId?: string }
+export interface JournalEntry { message: Message, clientId?: string, origin: FrameOrigin }
 
 export class ClusterRouting {
   readonly emitter: ClusterEmitter
@@ -116,6 +131,8 @@ export class ClusterRouting {
   #closing: Promise<void> | undefined
   #inbound: InboundHook | undefined
   #members: MemberHooks | undefined
+  /** Frames received before the member hooks were set, reported to them when they are. */
+  readonly #earlyFrames: FrameOrigin[] = []
   #admin: AdminHook | undefined
   #rejoined: (() => void) | undefined
   #starting: Promise<void> | undefined
@@ -158,13 +175,13 @@ export class ClusterRouting {
       memberId: () => this.#memberId,
       lost: (m) => {
         if (m.share !== undefined) this.#receiveShared(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0)
-        else if (m.clientId === undefined) this.#deliver(this.#toMessage(m.record))
-        else this.#direct(m.clientId, this.#toMessage(m.record), '')
+        else if (m.clientId === undefined) void this.#deliver(this.#toMessage(m.record))
+        else void this.#direct(m.clientId, this.#toMessage(m.record), '')
       },
       replay: () => {
         const hooks = this.#members
         // Shared group messages of the outage reach their members through the audit (`lost`).
-        return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(this.#toMessage(m.record), m.clientId) }
+        return hooks === undefined ? undefined : async (m) => { if (m.share === undefined) await hooks.recovered(this.#toMessage(m.record), m.clientId, { sender: m.sender, seq: m.seq }) }
       },
       log: this.#log
     })
@@ -173,8 +190,8 @@ export class ClusterRouting {
       channel: () => keys.inbox(this.#memberId),
       memberId: () => this.#memberId,
       onRecords: (sender, records, seq) => {
-        this.#journal.received(sender, seq)
-        this.#onRecords(sender, records)
+        const fresh = this.#journal.received(sender, seq)
+        this.#onRecords(sender, records, fresh ? seq : undefined)
       },
       onTrouble: (since) => { void this.#journal.audit(since) },
       onRecovered: (since) => { void this.#journal.recover(since) },
@@ -240,6 +257,15 @@ export class ClusterRouting {
 
   get memberId (): string { return this.#memberId }
 
+  /**
+   * `keepFrom` gives the local time (ms) of the oldest frame this node still needs in its
+   * journal (messages it delivered from memory and nobody has acknowledged yet): the
+   * journal keeps its retention before that.
+   */
+  setJournalFloor (keepFrom: () => number | undefined): void {
+    this.#journal.setFloor(keepFrom)
+  }
+
   setInboundHook (hook: InboundHook): void {
     this.#inbound = hook
   }
@@ -255,6 +281,7 @@ export class ClusterRouting {
 
   setMemberHooks (hooks: MemberHooks): void {
     this.#members = hooks
+    for (const origin of this.#earlyFrames.splice(0)) hooks.frameHandled?.(origin)
   }
 
   setAdminHook (hook: AdminHook): void {
@@ -349,7 +376,8 @@ export class ClusterRouting {
     for await (const m of this.#journal.messages(memberId)) {
       // Shared group messages were given to the groups' other members when the routes went.
       if (m.share !== undefined) continue
-      yield m.clientId === undefined ? { message: this.#toMessage(m.record) } : { message: this.#toMessage(m.record), clientId: m.clientId }
+      const origin = { sender: m.sender, seq: m.seq }
+      yield m.clientId === undefined ? { message: this.#toMessage(m.record), origin } : { message: this.#toMessage(m.record), clientId: m.clientId, origin }
     }
   }
 
@@ -441,13 +469,17 @@ export class ClusterRouting {
     })
   }
 
-  #onRecords (sender: string, records: InboxRecord[]): void {
+  #onRecords (sender: string, records: InboxRecord[], seq?: number): void {
+    const origin = seq === undefined ? undefined : { sender, seq }
+    const works: Array<Promise<void>> = []
     for (const r of records) {
       switch (r.kind) {
-        case 'publish':
+        case 'publish': {
           this.counts.received++
-          this.#deliver(this.#toMessage(r))
+          const work = this.#deliver(this.#toMessage(r), origin)
+          if (work !== undefined) works.push(work)
           break
+        }
         case 'routes':
           this.#sync.onDelta(sender, r.seq, r.changes)
           break
@@ -471,7 +503,7 @@ export class ClusterRouting {
           void this.bus.dispatch({ kind: 'kick', clientId: r.clientId, epoch: r.epoch }, sender)
           break
         case 'direct':
-          this.#direct(r.clientId, this.#toMessage(r.publish), sender)
+          works.push(this.#direct(r.clientId, this.#toMessage(r.publish), sender))
           break
         case 'shared':
           this.counts.received++
@@ -490,6 +522,16 @@ export class ClusterRouting {
           break
       }
     }
+    const hooks = this.#members
+    if (origin === undefined) return
+    if (hooks === undefined) {
+      // Before the layer above is wired (joining): nothing of its sessions is in here.
+      this.#earlyFrames.push(origin)
+      return
+    }
+    if (hooks.frameHandled === undefined) return
+    if (works.length === 0) hooks.frameHandled(origin)
+    else void Promise.all(works).then(() => hooks.frameHandled?.(origin))
   }
 
   /**
@@ -497,16 +539,17 @@ export class ClusterRouting {
    * persistent sessions (the hook); hooks run concurrently (pipelined to Redis), while
    * deliveries keep their arrival order behind them.
    */
-  #deliver (message: Message): void {
+  #deliver (message: Message, origin?: FrameOrigin): Promise<void> | undefined {
     const hook = this.#inbound
     if (this.#deliveries === undefined && (hook === undefined || message.qos === 0)) {
       this.emitter.deliver(message)
-      return
+      return undefined
     }
     const queued = hook !== undefined && message.qos !== 0
-      ? hook(message).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
+      ? hook(message, origin).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
       : undefined
     this.#inOrder(queued, () => this.emitter.deliver(message))
+    return queued
   }
 
   /** A message for a member of a shared group here, in order behind earlier deliveries. */
@@ -523,15 +566,15 @@ export class ClusterRouting {
     void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
   }
 
-  /** A message handed over for one session: queued like the others, in arrival order. */
   /**
    * A `direct` record's handler runs in order with this node's deliveries (`sender` is ''
    * for one taken from the journal).
    */
-  #direct (clientId: string, message: Message, sender: string): void {
+  #direct (clientId: string, message: Message, sender: string): Promise<void> {
     const work = Promise.resolve(this.bus.dispatch({ kind: 'direct', clientId, message }, sender))
       .catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
     this.#inOrder(work, () => {})
+    return work
   }
 
   #addPeer (memberId: string): void {
@@ -680,6 +723,7 @@ export class ClusterRouting {
     this.#log.warn({ old, memberId: this.#memberId }, 'rejoining under a new identity')
     for (const p of [...this.#peers]) this.#dropPeer(p)
     this.#journal.reset()
+    this.#members?.numberingReset?.()
     try {
       await this.#join()
       this.#local.reset()

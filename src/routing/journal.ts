@@ -33,7 +33,7 @@ const JOURNAL_BATCH = 200
  * A QoS 1/2 message from a journal; `clientId` when it was for one session, `share`
  * when it was for one member of a shared group.
  */
-export interface JournalMessage { record: PublishRecord, clientId?: string, share?: { group: string, filter: string, hash: number } }
+export interface JournalMessage { record: PublishRecord, sender: string, seq: number, clientId?: string, share?: { group: string, filter: string, hash: number } }
 
 interface JournalFrame { sender: string, seq: number, at: number, records: InboxRecord[] }
 
@@ -55,6 +55,7 @@ export class Journal {
   readonly #lastSeq = new Map<string, number>()
   #auditing: Promise<void> | undefined
   #auditAgain: number | undefined
+  #keepFrom: (() => number | undefined) | undefined
 
   constructor (deps: JournalDeps) {
     this.#deps = deps
@@ -66,9 +67,17 @@ export class Journal {
     return await this.#deps.scripts.journalPublish(memberId, frame, JOURNAL_MAX, this.#deps.redis.capabilities.sharded)
   }
 
-  /** Drops what was received longer ago than the retention (queued long since). */
+  /** See `ClusterRouting.setJournalFloor`. */
+  setFloor (keepFrom: () => number | undefined): void {
+    this.#keepFrom = keepFrom
+  }
+
+  /**
+   * Drops what was received longer ago than the retention (queued long since), and
+   * before the floor: the retention before the oldest frame still needed.
+   */
   trim (): void {
-    const minId = String(Date.now() - JOURNAL_RETENTION_MS)
+    const minId = String(Math.min(Date.now(), this.#keepFrom?.() ?? Infinity) - JOURNAL_RETENTION_MS)
     this.#deps.redis.cmd.xtrim(this.#deps.keys.journal(this.#deps.memberId()), 'MINID', '~', minId)
       .catch((err: unknown) => this.#deps.log.debug({ err }, 'journal not trimmed'))
   }
@@ -80,15 +89,19 @@ export class Journal {
 
   /** The QoS 1/2 messages in `memberId`'s journal from stream id `from`, oldest first. */
   async * messages (memberId: string, from = '-'): AsyncGenerator<JournalMessage> {
-    for await (const frame of this.#frames(memberId, from)) yield * durable(frame.records)
+    for await (const frame of this.#frames(memberId, from)) yield * durable(frame)
   }
 
-  /** A frame numbered `seq` arrived from `sender`: a gap before it is filled from the journal. */
-  received (sender: string, seq: number): void {
+  /**
+   * A frame numbered `seq` arrived from `sender`: a gap before it is filled from the
+   * journal. True when it is newer than every frame received from `sender` before.
+   */
+  received (sender: string, seq: number): boolean {
     const last = this.#lastSeq.get(sender)
     this.#lastSeq.set(sender, Math.max(seq, last ?? 0))
-    if (last === undefined || seq <= last + 1) return
-    void this.#fillGap(sender, last + 1, seq - 1)
+    if (last !== undefined && seq <= last) return false
+    if (last !== undefined && seq > last + 1) void this.#fillGap(sender, last + 1, seq - 1)
+    return true
   }
 
   /** `sender` left: its numbering ends. */
@@ -131,7 +144,7 @@ export class Journal {
         if (frame.seq <= (this.#lastSeq.get(frame.sender) ?? 0)) continue
         this.#lastSeq.set(frame.sender, frame.seq)
         found++
-        for (const m of durable(frame.records)) this.#deps.lost(m)
+        for (const m of durable(frame)) this.#deps.lost(m)
       }
       if (found > 0) this.#deps.log.warn({ since: new Date(sinceMs).toISOString(), fromJournal: found }, 'frames lost at the end of a stream were taken from the journal')
     } catch (err) {
@@ -166,7 +179,7 @@ export class Journal {
       for await (const frame of this.#frames(this.#deps.memberId(), String(Date.now() - JOURNAL_RETENTION_MS))) {
         if (frame.sender !== sender || frame.seq < from || frame.seq > to) continue
         found++
-        for (const m of durable(frame.records)) this.#deps.lost(m)
+        for (const m of durable(frame)) this.#deps.lost(m)
       }
       this.#deps.log.warn({ sender, from, to, fromJournal: found }, 'frames from a peer were lost: the QoS 1/2 ones were taken from the journal')
     } catch (err) {
@@ -196,10 +209,11 @@ export class Journal {
   }
 }
 
-function * durable (records: InboxRecord[]): Generator<JournalMessage> {
-  for (const r of records) {
-    if (r.kind === 'publish' && r.qos > 0) yield { record: r }
-    else if (r.kind === 'direct') yield { record: r.publish, clientId: r.clientId }
-    else if (r.kind === 'shared' && r.publish.qos > 0) yield { record: r.publish, share: { group: r.group, filter: r.filter, hash: r.hash } }
+function * durable (frame: JournalFrame): Generator<JournalMessage> {
+  const { sender, seq } = frame
+  for (const r of frame.records) {
+    if (r.kind === 'publish' && r.qos > 0) yield { record: r, sender, seq }
+    else if (r.kind === 'direct') yield { record: r.publish, sender, seq, clientId: r.clientId }
+    else if (r.kind === 'shared' && r.publish.qos > 0) yield { record: r.publish, sender, seq, share: { group: r.group, filter: r.filter, hash: r.hash } }
   }
 }

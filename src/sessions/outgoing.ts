@@ -9,11 +9,19 @@
 import { Readable } from 'node:stream'
 import { sessionTakenOver } from '../errors.js'
 import { decodeStoredPacket, encodeStoredPacket } from '../redis/codec.js'
+import type { FrameOrigin } from '../routing/cluster.js'
 import { Coalescer } from './coalesce.js'
+import { encodeMark, type DeferredDeliveries, type PendingMessage } from './deferred.js'
 import type { DeliveryGate } from './gate.js'
 import type { Ownership } from './ownership.js'
-import { capQos, noop, refOf, type ClientRef, type Packet, type SessionContext, type Subscription } from './types.js'
+import { capQos, noop, refOf, type ClientLike, type ClientRef, type Packet, type SessionContext, type Subscription } from './types.js'
 
+/**
+ * A connected session's mark (deferred.ts) is written at most this often, after the PUBACK
+ * that made it due: if this node dies, its reaper may send again what the session's client
+ * acknowledged within the last interval, never less than it has not.
+ */
+export const MARK_EVERY_MS = 200
 /** Outgoing queue entries read per round trip when a session is resumed. */
 const STREAM_BATCH = 100
 
@@ -24,6 +32,9 @@ export class OutgoingQueue {
   readonly #ctx: SessionContext
   readonly #owners: Ownership
   readonly #gate: DeliveryGate
+  readonly #deferred: DeferredDeliveries
+  /** Connections whose mark is due, with the timer that writes it. */
+  readonly #marksDue = new Map<ClientLike, NodeJS.Timeout>()
   /** Per connection: packet identifier -> ref of the message sent with it, until acknowledged. */
   readonly #inFlight = new WeakMap<object, Map<number, string>>()
   /** Packet identifiers a replay batch recorded on Redis before aedes sends them, with refs. */
@@ -33,10 +44,11 @@ export class OutgoingQueue {
   /** PUBACKs, written per connection and turn of the event loop. */
   readonly #acks: Coalescer<Written>
 
-  constructor (ctx: SessionContext, owners: Ownership, gate: DeliveryGate) {
+  constructor (ctx: SessionContext, owners: Ownership, gate: DeliveryGate, deferred: DeferredDeliveries) {
     this.#ctx = ctx
     this.#owners = owners
     this.#gate = gate
+    this.#deferred = deferred
     this.#sends = new Coalescer(async (_, items) => {
       const { clientId, epoch } = items[0] as Written
       if (await ctx.scripts.session(clientId).sent(epoch, items.map(w => [w.ref, w.messageId])) === 'stale') {
@@ -54,6 +66,89 @@ export class OutgoingQueue {
     await Promise.all(subs.map(async sub => await this.#enqueueFor(sub, packet)))
   }
 
+  /**
+   * Keeps a message from a live frame in memory for a session connected here, instead of
+   * queueing it on Redis (see deferred.ts): only when the connection holds its session,
+   * has replayed its queue, and the message goes out at QoS 1. False when the message
+   * must be queued.
+   */
+  defer (sub: Subscription, packet: Packet, origin: FrameOrigin): boolean {
+    // QoS 1 only: a QoS 2 exchange keeps its packet identifier on Redis from the start.
+    if (sub.qos === 0 || packet.qos === 0 || packet.qos === undefined || Math.min(sub.qos, Number(packet.qos)) !== 1) return false
+    const clientId = String(sub.clientId)
+    const owned = this.#owners.get(clientId)
+    if (owned === undefined || !owned.persistent || owned.movedTo !== undefined) return false
+    const client = this.#owners.connected(clientId)
+    if (client === undefined || client.clean !== false || !this.#owners.holds(client) ||
+      !this.#gate.replayed(client) || !this.#deferred.accepts(client)) return false
+    // Handed over by the session's previous owner already: not sent twice.
+    if (this.#deferred.seen(client, refOf(packet))) return true
+    this.#deferred.add(client, capQos(packet, sub.qos), origin)
+    return true
+  }
+
+  /**
+   * The connection ended or lost its session: its messages still in memory are queued on
+   * Redis under the session's epoch here (or handed to the node that owns it now), with
+   * the packet identifiers they were sent with, so that the next connection gets them,
+   * with DUP, before the session is parked.
+   */
+  async flush (client: ClientLike): Promise<void> {
+    clearTimeout(this.#marksDue.get(client))
+    this.#marksDue.delete(client)
+    if (!this.#deferred.has(client)) return
+    await this.#spill(client, this.#deferred.close(client))
+    // What it held is on Redis now: the reaper need not replay it (refused if taken over).
+    await this.#mark(client)
+    this.#deferred.forget(client)
+  }
+
+  /** Messages kept in memory for longer than `ageMs` go to Redis (the journal is capped). */
+  async spillOlder (ageMs: number): Promise<void> {
+    for (const [client, pending] of this.#deferred.takeOlder(Date.now() - ageMs)) {
+      this.#ctx.counters.spilled += pending.length
+      await this.#spill(client, pending)
+    }
+  }
+
+  async #spill (client: ClientLike, pending: PendingMessage[]): Promise<void> {
+    if (pending.length === 0) return
+    const sent: Array<[string, number]> = []
+    for (const p of pending) {
+      // Sent already: DUP, also when it goes to the session's new owner [MQTT-3.3.1-1].
+      const packet = p.messageId === undefined ? p.packet : { ...p.packet, dup: true }
+      const queued = await this.#enqueue(client.id, packet)
+      if (queued && p.messageId !== undefined) sent.push([refOf(p.packet), p.messageId])
+    }
+    const epoch = this.#owners.epochOf({ id: client.id })
+    if (sent.length > 0) await this.#ctx.scripts.session(client.id).sent(epoch, sent)
+  }
+
+  #markSoon (client: ClientLike): void {
+    if (this.#marksDue.has(client)) return
+    const timer = setTimeout(() => {
+      this.#marksDue.delete(client)
+      void this.#mark(client)
+    }, MARK_EVERY_MS)
+    timer.unref()
+    this.#marksDue.set(client, timer)
+  }
+
+  /**
+   * Writes how far this node's journal is settled for the session of `client` (deferred.ts),
+   * so that what its client acknowledged is not sent again by this node's reaper if it
+   * dies (see `MARK_EVERY_MS`).
+   */
+  async #mark (client: ClientLike): Promise<void> {
+    try {
+      const epoch = this.#owners.epochOf(client)
+      const mark = encodeMark(this.#ctx.links.memberId(), this.#deferred.mark(client))
+      if (!await this.#ctx.scripts.session(client.id).mark(epoch, mark) && this.#owners.holds(client)) this.#owners.stale(client.id, epoch)
+    } catch (err) {
+      this.#ctx.log?.debug({ clientId: client.id, err }, 'session mark not written')
+    }
+  }
+
   /** A QoS 1/2 message a peer forwarded for one of our sessions. */
   async deliverDirect (clientId: string, packet: Packet): Promise<void> {
     // The previous owner learns of a takeover from Redis and may hand a message over
@@ -69,11 +164,15 @@ export class OutgoingQueue {
       await this.#queueUnknown(clientId, packet)
       return
     }
+    const connected = this.#owners.connected(clientId)
+    // Given from memory by a live frame already (deferred.ts): not sent twice.
+    if (connected !== undefined && this.#deferred.seen(connected, refOf(packet))) return
     const queued = await this.#enqueue(clientId, packet)
     if (!queued) return
     const client = this.#owners.connected(clientId)
     if (client?.deliverQoS !== undefined && this.#gate.replayed(client)) {
       this.#gate.handedOver(packet)
+      this.#deferred.remember(client, refOf(packet))
       client.deliverQoS(packet, noop)
     }
   }
@@ -148,12 +247,22 @@ export class OutgoingQueue {
    * connection got goes to the new one with DUP [MQTT-4.4.0-1].
    */
   async update (client: ClientRef, packet: Packet): Promise<void> {
+    // The old connection on another node may have been sent it too [MQTT-3.3.1-1].
+    if (packet.cmd === 'publish' && this.#owners.mayOverlap(client)) packet.dup = true
     const ref = refOf(packet)
     const messageId = packet.messageId
     if (messageId !== undefined && this.#recorded.get(client)?.get(messageId) === ref) {
       // Recorded with its replay batch (`#recordBatch`).
       this.#recorded.get(client)?.delete(messageId)
       if (!this.#owners.holds(client)) throw sessionTakenOver()
+      this.#sentWith(client).set(messageId, ref)
+      return
+    }
+    const deferred = this.#deferred.get(client, ref)
+    if (deferred !== undefined && messageId !== undefined && packet.cmd === 'publish') {
+      // Kept in memory (deferred.ts): nothing to write while the connection holds it.
+      if (!this.#owners.holds(client)) throw sessionTakenOver()
+      deferred.messageId = messageId
       this.#sentWith(client).set(messageId, ref)
       return
     }
@@ -187,6 +296,11 @@ export class OutgoingQueue {
     const refs = this.#inFlight.get(client)
     const ref = refs?.get(messageId) ?? ''
     refs?.delete(messageId)
+    if (typeof packet === 'object' && packet.cmd === 'puback' && this.#deferred.get(client, ref) !== undefined) {
+      this.#deferred.acked(client, ref)
+      this.#markSoon(client as ClientLike)
+      return undefined
+    }
     if (typeof packet === 'object' && packet.cmd === 'puback') {
       // PUBACKs of one connection read in the same turn share one script call; aedes only
       // passes the removed packet on to its 'ack' event, which slotmq does not use.

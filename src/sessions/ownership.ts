@@ -17,7 +17,12 @@
  *   names the previous owner, which is kicked (`open`).
  * - connected --close script 'parked'--> parked; --'deleted' (clean session)--> absent.
  * - connected | parked --kick with a newer epoch, or a fenced write refused--> moved
- *   (`kicked`, `stale`); the connection of the older epoch is closed at once.
+ *   (`kicked`, `stale`); the connection of the older epoch is closed at once, what it
+ *   still held in memory is handed to the new owner, and then the new owner is answered
+ *   with a kick carrying its own epoch: the release.
+ * - connected, taken from a live node: until the previous owner's release arrives (or
+ *   `MOVED_GRACE_MS` passes), its old connection may still have been sent messages the new
+ *   one is sent too, so every PUBLISH to the new one carries DUP (`mayOverlap`).
  * - moved --grace period over--> absent.
  * - absent --adopted from a dead or leaving node--> parked (`adopt`).
  * - parked --expired on Redis--> absent.
@@ -48,6 +53,8 @@ export class Ownership {
   readonly #openingNow = new Map<string, Promise<void>>()
   /** Session closes in progress (a graceful stop waits for them). */
   readonly #closing = new Set<Promise<void>>()
+  /** Persistent sessions taken from another node that has not released them yet. */
+  readonly #overlap = new Map<string, { epoch: string, from: string, until: number }>()
   /** Session Present answer for the CONNACK being built, per client id. */
   readonly #present = new Map<string, boolean>()
   #expiryTimer: NodeJS.Timeout | undefined
@@ -132,6 +139,7 @@ export class Ownership {
     this.#owned.set(id, { epoch: result.epoch, persistent: !clean })
     this.#present.set(id, result.present)
     if (result.previousOwner !== '' && result.previousOwner !== me) {
+      if (!clean) this.#overlap.set(id, { epoch: result.epoch, from: result.previousOwner, until: Date.now() + MOVED_GRACE_MS })
       links.kick(result.previousOwner, id, result.epoch)
     }
     // The reaper of this node finds the session (and its will) through this index. The
@@ -159,6 +167,7 @@ export class Ownership {
     const conns = this.#conns.get(client.id)
     conns?.delete(client)
     if (conns?.size === 0) this.#conns.delete(client.id)
+    if (this.#overlap.get(client.id)?.epoch === epoch) this.#overlap.delete(client.id)
     const owned = this.#owned.get(client.id)
     if (owned?.epoch !== epoch) return
     const outcome = await this.#ctx.scripts.session(client.id).close(epoch, this.#ctx.settings.expiryMs)
@@ -180,8 +189,23 @@ export class Ownership {
     await this.#ctx.redis.srem(this.#ctx.keys.sessionsOf(this.#ctx.links.memberId()), client.id)
   }
 
-  /** A peer took `clientId` over with `epoch`: close older connections, hand over. */
-  kicked (clientId: string, epoch: string, newOwner: string): void {
+  /**
+   * A peer took `clientId` over with `epoch`: close older connections (returned: what they
+   * held in memory is handed over before the release). A kick carrying the epoch this node
+   * holds is the previous owner's release instead. Undefined when no release is due: this
+   * node did not hold the session at an older epoch.
+   */
+  kicked (clientId: string, epoch: string, newOwner: string): ClientLike[] | undefined {
+    const overlap = this.#overlap.get(clientId)
+    if (overlap !== undefined && overlap.epoch === epoch) {
+      if (overlap.from === newOwner) {
+        this.#overlap.delete(clientId)
+        this.#ctx.counters.released++
+      }
+      return undefined
+    }
+    if (this.#owned.get(clientId)?.epoch === epoch) return undefined
+    const closed: ClientLike[] = []
     if (this.#opening.has(clientId)) {
       const known = this.#kickedWhileOpening.get(clientId)
       if (known === undefined || Number(known) < Number(epoch)) this.#kickedWhileOpening.set(clientId, epoch)
@@ -192,10 +216,28 @@ export class Ownership {
         this.#ctx.log?.info({ clientId, newOwner }, 'session taken over by another node: closing the connection')
         this.#conns.get(clientId)?.delete(conn)
         this.#closeTakenOver(conn)
+        closed.push(conn)
       }
     }
     const owned = this.#owned.get(clientId)
-    if (owned !== undefined && Number(owned.epoch) < Number(epoch)) this.#moved(clientId, owned, newOwner)
+    const held = owned !== undefined && Number(owned.epoch) < Number(epoch)
+    if (held) this.#moved(clientId, owned, newOwner)
+    // Only a node that held the session answers (a release is never answered).
+    return held || closed.length > 0 ? closed : undefined
+  }
+
+  /**
+   * Whether a message sent to `client` now may also have gone to the connection its session
+   * was taken from on another node, which has not released it yet (see the states above).
+   */
+  mayOverlap (client: ClientRef): boolean {
+    const overlap = this.#overlap.get(client.id)
+    if (overlap === undefined) return false
+    if (Date.now() > overlap.until) {
+      this.#overlap.delete(client.id)
+      return false
+    }
+    return overlap.epoch === this.#connEpoch.get(client)
   }
 
   /**

@@ -12,7 +12,7 @@ import type { HeldRoutes, Packet, SessionLinks } from './types.js'
 /** What the sessions need from routing besides the bus. */
 export interface RoutingSide extends HeldRoutes {
   memberId: () => string
-  journal: (memberId: string) => AsyncIterable<{ message: Message, clientId?: string }>
+  journal: (memberId: string) => AsyncIterable<{ message: Message, clientId?: string, origin: { sender: string, seq: number } }>
   dropJournal: (memberId: string) => Promise<void>
 }
 
@@ -25,14 +25,16 @@ export function sessionLinks (bus: PeerBus, routing: RoutingSide): SessionLinks 
     kick: (owner, clientId, epoch) => bus.send(owner, { kind: 'kick', clientId, epoch }),
     forward: (owner, clientId, packet) => bus.send(owner, { kind: 'direct', clientId, message: packet as unknown as Message }),
     adopt: (owner, clientId, epoch) => bus.send(owner, { kind: 'adopt', clientId, epoch }),
-    journal: routing.journal as (memberId: string) => AsyncIterable<{ message: Packet, clientId?: string }>,
+    journal: routing.journal as (memberId: string) => AsyncIterable<{ message: Packet, clientId?: string, origin: { sender: string, seq: number } }>,
     dropJournal: routing.dropJournal
   }
 }
 
 /** Registers what each of the sessions layer's record kinds does on this node. */
 export function handlePeerRecords (bus: PeerBus, sessions: RedisPersistence, log: Logger): void {
-  bus.on('kick', (r, sender) => { sessions.kicked(r.clientId, r.epoch, sender) })
+  bus.on('kick', async (r, sender) => {
+    await sessions.kicked(r.clientId, r.epoch, sender).catch((err: unknown) => log.warn({ clientId: r.clientId, err }, 'taken-over session not handed over'))
+  })
   bus.on('direct', async (r) => { await sessions.deliverDirect(r.clientId, r.message as unknown as Packet) })
   bus.on('adopt', (r, sender) => {
     sessions.adopted(r.clientId, r.epoch)

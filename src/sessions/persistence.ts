@@ -28,6 +28,8 @@ import type { RedisClient } from '../redis/client.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { RetainedPacket, RetainedStore } from '../redis/retained.js'
 import type { Scripts } from '../redis/scripts.js'
+import type { FrameOrigin } from '../routing/cluster.js'
+import { DeferredDeliveries } from './deferred.js'
 import { describeSession } from './describe.js'
 import { DeliveryGate } from './gate.js'
 import { InboundQos2 } from './incoming.js'
@@ -39,6 +41,11 @@ import type { ClientLike, ClientRef, Packet, SessionContext, SessionCounters, Se
 import { SessionWills } from './wills.js'
 
 export type { ClientLike, Packet, SessionCounters, SessionLinks, SessionSettings } from './types.js'
+
+/** How often messages kept in memory are checked for age. */
+const SPILL_CHECK_MS = 250
+/** A message kept in memory this long without an acknowledgement is queued on Redis. */
+const SPILL_AFTER_MS = 2000
 
 /**
  * Extends the in-memory store for what a node keeps of its own sessions' subscriptions (with
@@ -54,9 +61,14 @@ export class RedisPersistence extends MemoryStore {
   readonly #wills: SessionWills
   readonly #incoming: InboundQos2
   readonly #reaper: Reaper
+  readonly #deferred = new DeferredDeliveries()
+  #spillTimer: NodeJS.Timeout | undefined
   #broker: Aedes | undefined
   #retainedCount = 0
-  readonly counters: SessionCounters = { queueDropped: 0, staleWrites: 0, kicked: 0, deadWills: 0, adopted: 0 }
+  readonly counters: SessionCounters = (() => {
+    const deferred = this.#deferred
+    return { queueDropped: 0, staleWrites: 0, kicked: 0, deadWills: 0, adopted: 0, released: 0, spilled: 0, get inMemory () { return deferred.size } }
+  })()
 
   constructor (deps: { redis: RedisClient, keys: KeySpace, scripts: Scripts, retained: RetainedStore, links: SessionLinks, settings: SessionSettings, log?: Logger }) {
     super()
@@ -79,7 +91,7 @@ export class RedisPersistence extends MemoryStore {
     this.#owners = new Ownership(this.#ctx, (clientId) => this.#subs.forget(clientId))
     this.#subs.bind(this.#owners)
     this.#gate = new DeliveryGate((client) => this.#owners.opened(client))
-    this.#outgoing = new OutgoingQueue(this.#ctx, this.#owners, this.#gate)
+    this.#outgoing = new OutgoingQueue(this.#ctx, this.#owners, this.#gate, this.#deferred)
     this.#wills = new SessionWills(this.#ctx, this.#owners)
     this.#incoming = new InboundQos2(this.#ctx, this.#owners)
     this.#reaper = new Reaper(this.#ctx, {
@@ -87,6 +99,7 @@ export class RedisPersistence extends MemoryStore {
       subs: this.#subs,
       outgoing: this.#outgoing,
       wills: this.#wills,
+      deferred: this.#deferred,
       match: async (topic) => await this.subscriptionsByTopic(topic) as Subscription[]
     })
   }
@@ -95,22 +108,52 @@ export class RedisPersistence extends MemoryStore {
     await super.setup(broker)
     this.#broker = broker
     this.#owners.start()
+    this.#spillTimer = setInterval(() => {
+      this.#outgoing.spillOlder(SPILL_AFTER_MS)
+        .catch((err: unknown) => this.#ctx.log?.warn({ err }, 'messages kept in memory not queued'))
+    }, SPILL_CHECK_MS)
+    this.#spillTimer.unref()
   }
 
   /** Stops the background work (the node is closing). */
   stop (): void {
+    clearInterval(this.#spillTimer)
     this.#owners.stop()
   }
+
+  /** Local time of the oldest message delivered from memory and not acknowledged yet. */
+  readonly journalFloor = (): number | undefined => this.#deferred.oldest()
+
+  /** Every message of a live frame was handled (queued, or kept in memory). */
+  frameHandled (origin: FrameOrigin): void { this.#deferred.frameHandled(origin) }
+
+  /** Peers number their frames to this node afresh (it rejoined under a new identity). */
+  numberingReset (): void { this.#deferred.resetNumbering() }
 
   // --- ownership, hand-over, reaping (called by the broker and by peers) ----------------
 
   async open (client: ClientLike, clean: boolean): Promise<string> { return await this.#owners.open(client, clean) }
-  async connectionClosed (client: ClientLike): Promise<void> { await this.#owners.connectionClosed(client) }
-  kicked (clientId: string, epoch: string, newOwner: string): void { this.#owners.kicked(clientId, epoch, newOwner) }
+  async connectionClosed (client: ClientLike): Promise<void> {
+    // What it still holds in memory goes to Redis first, then the session is parked.
+    await this.#outgoing.flush(client)
+    await this.#owners.connectionClosed(client)
+  }
+
+  /**
+   * A peer took `clientId` over: the connections here are closed, what they held in memory
+   * is handed to the new owner, then the new owner gets the release (ownership.ts).
+   */
+  async kicked (clientId: string, epoch: string, newOwner: string): Promise<void> {
+    const closed = this.#owners.kicked(clientId, epoch, newOwner)
+    if (closed === undefined) return
+    await Promise.all(closed.map(async conn => await this.#outgoing.flush(conn)))
+    this.#ctx.links.kick(newOwner, clientId, epoch)
+  }
+
   async handOver (peers: string[]): Promise<void> { await this.#reaper.handOver(peers) }
   adoptionConfirmed (clientId: string, sender: string): void { this.#reaper.adoptionConfirmed(clientId, sender) }
   async reapMember (dead: string, live: string[], dropRoutes?: () => Promise<void>): Promise<void> { await this.#reaper.reapMember(dead, live, dropRoutes) }
-  async recovered (packet: Packet, clientId?: string): Promise<void> { await this.#reaper.recovered(packet, clientId) }
+  async recovered (packet: Packet, clientId?: string, origin?: FrameOrigin): Promise<void> { await this.#reaper.recovered(packet, clientId, origin) }
   async adopted (clientId: string, epoch: string): Promise<void> { await this.#reaper.adopted(clientId, epoch) }
   async deliverDirect (clientId: string, packet: Packet): Promise<void> { await this.#outgoing.deliverDirect(clientId, packet) }
   admit (client: ClientLike, packet: Packet): boolean { return this.#gate.admit(client, packet) }
@@ -139,10 +182,13 @@ export class RedisPersistence extends MemoryStore {
    * What aedes does on the publishing node, done here for a QoS 1/2 packet that came from
    * a peer: queue it for every session this node owns with a matching QoS > 0 subscription.
    */
-  async enqueueRemote (packet: { topic: string } & Record<string, unknown>): Promise<void> {
+  async enqueueRemote (packet: { topic: string } & Record<string, unknown>, origin?: FrameOrigin): Promise<void> {
     let subs = await this.subscriptionsByTopic(packet.topic) as Subscription[]
     // aedes' rule: $SYS topics are not queued for wildcard-first subscriptions.
     if (packet.topic.startsWith('$SYS/')) subs = subs.filter(s => !s.topic.startsWith('+') && !s.topic.startsWith('#'))
+    // A message of a live frame is durable in this node's journal: a session connected
+    // here keeps it in memory instead (deferred.ts).
+    if (origin !== undefined) subs = subs.filter(s => !this.#outgoing.defer(s, packet, origin))
     if (subs.length > 0) await this.outgoingEnqueueCombi(subs, packet)
   }
 

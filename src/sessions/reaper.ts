@@ -9,10 +9,12 @@
 import { Qlobber } from 'qlobber'
 import { decodeStoredPacket } from '../redis/codec.js'
 import { filterSees, TOPIC_MATCHING } from '../topics.js'
+import type { FrameOrigin } from '../routing/cluster.js'
+import { decodeMark, type DeferredDeliveries } from './deferred.js'
 import type { OutgoingQueue } from './outgoing.js'
 import type { Ownership } from './ownership.js'
 import type { SessionSubscriptions } from './subscriptions.js'
-import { capQos, type Packet, type SessionContext, type Subscription } from './types.js'
+import { capQos, refOf, type Packet, type SessionContext, type Subscription } from './types.js'
 import type { SessionWills } from './wills.js'
 
 /** Session ids of a dead member claimed per SSCAN round. */
@@ -25,6 +27,7 @@ export interface ReaperParts {
   subs: SessionSubscriptions
   outgoing: OutgoingQueue
   wills: SessionWills
+  deferred: DeferredDeliveries
   /** The sessions of this node with a subscription matching `topic` (in memory). */
   match: (topic: string) => Promise<Subscription[]>
 }
@@ -35,6 +38,7 @@ export class Reaper {
   readonly #subs: SessionSubscriptions
   readonly #outgoing: OutgoingQueue
   readonly #wills: SessionWills
+  readonly #deferred: DeferredDeliveries
   readonly #match: (topic: string) => Promise<Subscription[]>
   /** Sessions this stopping node handed over, by adopter, not yet confirmed. */
   readonly #unconfirmed = new Map<string, string>()
@@ -46,6 +50,7 @@ export class Reaper {
     this.#subs = parts.subs
     this.#outgoing = parts.outgoing
     this.#wills = parts.wills
+    this.#deferred = parts.deferred
     this.#match = parts.match
   }
 
@@ -92,6 +97,8 @@ export class Reaper {
     // client reconnected to), with their subscriptions: the journal is replayed to them.
     const heirs = new Qlobber<{ clientId: string, qos: number, filter: string }>(TOPIC_MATCHING)
     const owners = new Map<string, string>()
+    // How far the dead node's journal was settled for each session (deferred.ts).
+    const marks = new Map<string, Map<string, number>>()
     let cursor = '0'
     let wills = 0
     let adopted = 0
@@ -120,12 +127,15 @@ export class Reaper {
         const owner = result.outcome === 'adopted' ? adopter : await this.#ctx.redis.hget(this.#ctx.keys.session(id).meta, 'owner')
         if (owner === null || owner === dead) return
         owners.set(id, owner)
+        const mark = decodeMark(dead, await this.#ctx.redis.hget(this.#ctx.keys.session(id).meta, 'jw'))
+        if (mark !== undefined) marks.set(id, mark)
         for (const sub of await this.#subs.stored(id)) {
           if (sub.qos > 0) heirs.add(sub.topic, { clientId: id, qos: sub.qos, filter: sub.topic })
         }
       }))
     } while (cursor !== '0')
     let replayed = 0
+    let settled = 0
     await dropRoutes?.()
     if (replay && owners.size > 0) {
       for await (const entry of this.#ctx.links.journal(dead)) {
@@ -136,6 +146,11 @@ export class Reaper {
         for (const target of targets) {
           const owner = owners.get(target.clientId)
           if (owner === undefined) continue
+          const floor = marks.get(target.clientId)?.get(entry.origin.sender)
+          if (floor !== undefined && entry.origin.seq < floor) {
+            settled++
+            continue
+          }
           replayed++
           const packet = capQos(entry.message, target.qos)
           if (owner === me) await this.#outgoing.deliverDirect(target.clientId, packet)
@@ -144,18 +159,25 @@ export class Reaper {
       }
     }
     await Promise.all([this.#ctx.redis.del(index), this.#ctx.links.dropJournal(dead)])
-    this.#ctx.log?.info({ memberId: dead, wills, adopted, replayed }, 'dead node settled: wills published, parked sessions adopted, journal replayed')
+    this.#ctx.log?.info({ memberId: dead, wills, adopted, replayed, settled, marked: marks.size }, 'dead node settled: wills published, parked sessions adopted, journal replayed')
   }
 
   /**
    * A QoS 1/2 message this node may have missed (its inbox was down): queued for its
    * sessions that match and do not have it yet, and sent to them if connected.
    */
-  async recovered (packet: Packet, clientId?: string): Promise<void> {
+  async recovered (packet: Packet, clientId?: string, origin?: FrameOrigin): Promise<void> {
     if (clientId !== undefined) return await this.#outgoing.deliverDirect(clientId, packet)
     const topic = String(packet.topic)
-    const subs = await this.#match(topic)
-    await Promise.all(subs.filter(s => s.qos > 0 && filterSees(s.topic, topic)).map(async s => await this.#outgoing.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
+    const subs = (await this.#match(topic)).filter(s => s.qos > 0 && filterSees(s.topic, topic) && !this.#hasHere(String(s.clientId), packet, origin))
+    await Promise.all(subs.map(async s => await this.#outgoing.deliverDirect(String(s.clientId), capQos(packet, s.qos))))
+  }
+
+  /** Whether the session's connection here holds that message in memory or has acknowledged it (deferred.ts). */
+  #hasHere (clientId: string, packet: Packet, origin: FrameOrigin | undefined): boolean {
+    const client = this.#owners.connected(clientId)
+    if (client === undefined || origin === undefined) return false
+    return this.#deferred.get(client, refOf(packet)) !== undefined || this.#deferred.settled(client, origin)
   }
 
   /** A parked session this node now owns (adopted from a dead node): load and hold it. */

@@ -41,7 +41,7 @@ export interface SessionLinks extends HeldRoutes {
   /** Tells `owner` it now owns `clientId`'s parked session. */
   adopt: (owner: string, clientId: string, epoch: string) => void
   /** The QoS 1/2 messages sent to a member that its reaper must replay. */
-  journal: (memberId: string) => AsyncIterable<{ message: Packet, clientId?: string }>
+  journal: (memberId: string) => AsyncIterable<{ message: Packet, clientId?: string, origin: { sender: string, seq: number } }>
   dropJournal: (memberId: string) => Promise<void>
 }
 
@@ -69,6 +69,12 @@ export interface SessionCounters {
   deadWills: number
   /** Parked sessions this node adopted from dead nodes. */
   adopted: number
+  /** Sessions taken over here whose previous owner on another node released them. */
+  released: number
+  /** Messages kept in memory (deferred.ts) queued on Redis for want of an acknowledgement. */
+  spilled: number
+  /** Messages kept in memory now, given to a connection and not yet acknowledged. */
+  inMemory: number
 }
 
 /** A session this node owns, connected or parked. */

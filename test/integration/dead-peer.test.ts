@@ -2,7 +2,7 @@
  * A subscriber's node is SIGKILLed and the subscriber reconnects to another node at once,
  * long before the dead node's lease runs out: its CONNACK does not wait for the dead node
  * to acknowledge the new route, and once the dead node is reaped, the replay of its journal
- * sends nothing the client had already acknowledged.
+ * sends nothing the client had acknowledged before the node recorded it (the session's mark).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -14,6 +14,19 @@ import type { Cluster } from 'ioredis'
 import { createKeySpace } from '../../src/redis/keys.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { until } from '../helpers/until.js'
+import { decodeFrame } from '../../src/routing/frames.js'
+import { decodeMark } from '../../src/sessions/deferred.js'
+
+/** The sender and number of the journaled frame that carried `payload`. */
+async function frameHolding (redis: Cluster, journal: string, payload: string): Promise<{ sender: string, seq: number }> {
+  for (const [, fields] of await redis.xrangeBuffer(journal, '-', '+')) {
+    const raw = fields[1]
+    if (raw === undefined) continue
+    const frame = decodeFrame(raw)
+    if (frame.records.some(r => r.kind === 'publish' && r.payload.toString() === payload)) return { sender: frame.sender, seq: frame.seq }
+  }
+  throw new Error(`no frame in ${journal} carries ${payload}`)
+}
 
 const LEASE_TTL_MS = 3000
 
@@ -37,7 +50,7 @@ describe('a peer that died before its lease ran out', { timeout: 90_000 }, () =>
     await redis.stop()
   })
 
-  test('a subscriber reconnecting elsewhere right after its node died: routes do not wait for the dead node, and its journal replays none of what the client had acknowledged', async (t) => {
+  test('a subscriber reconnecting elsewhere right after its node died: routes do not wait for the dead node, and its journal replays none of what the client had acknowledged before the node recorded it', async (t) => {
     const doomed = await startNodeProcess(['--redis', flags.redis ?? '', '--redis-prefix', flags['redis-prefix'] ?? '', '--lease-ttl-ms', String(LEASE_TTL_MS)])
     t.after(async () => { await doomed.kill() })
     await until('both nodes see the third as a peer', () => topo.nodes.every(n => (n.cluster?.peers.size ?? 0) === 2), 10_000,
@@ -55,6 +68,14 @@ describe('a peer that died before its lease ran out', { timeout: 90_000 }, () =>
     // mqtt.js acknowledges on receipt; a round trip on that connection makes sure the
     // PUBACKs reached the node before it dies.
     await first.subscribeAsync(`${topic}/barrier`, { qos: 1 })
+    // The node records what the session settled (its mark) shortly after the PUBACKs; wait
+    // until the mark covers the frame that carried the last early message.
+    const doomedId = [...routing(0).peers].find(p => p !== routing(1).memberId) ?? ''
+    const keys = createKeySpace(flags['redis-prefix'] ?? '')
+    const last = await frameHolding(admin, keys.journal(doomedId), 'early-19')
+    await until('the doomed node\'s mark covers the acknowledged messages', async () =>
+      (decodeMark(doomedId, await admin.hget(keys.session(clientId).meta, 'jw'))?.get(last.sender) ?? 0) > last.seq, 10_000,
+    { observed: async () => ({ mark: await admin.hget(keys.session(clientId).meta, 'jw'), last }) })
     const timeoutsBefore = routing(1).stats().routeAckTimeouts
     await doomed.kill('SIGKILL')
 
@@ -67,12 +88,12 @@ describe('a peer that died before its lease ran out', { timeout: 90_000 }, () =>
 
     // Once the dead node is reaped its journal (holding the 20 early messages) is replayed
     // to the session's new owner; a marker published after that shows what came of it.
-    const dead = [...routing(0).peers].find(p => p !== routing(1).memberId)
+    const dead = doomedId
     await until('the dead node is reaped', () => dead !== undefined && topo.nodes.every(n => !(n.cluster?.peers.has(dead) ?? false)), LEASE_TTL_MS + 10_000,
       { observed: () => topo.nodes.map(n => [...(n.cluster?.peers ?? [])]) })
     // The reaper deletes the journal once it has replayed it (what it handed to the other
     // node left before the marker's frame, on the same channel).
-    const journal = createKeySpace(flags['redis-prefix'] ?? '').journal(dead as string)
+    const journal = keys.journal(dead)
     await until('the reaper replayed and deleted the dead node\'s journal', async () => await admin.exists(journal) === 0, 10_000)
     await pub.publishAsync(topic, 'marker', { qos: 1 })
     await until('the marker arrived', () => after.some(m => m.payload === 'marker'), 10_000, { observed: () => after })

@@ -149,6 +149,31 @@ describe('persistent sessions on Redis', () => {
     t.diagnostic(`in flight at the move and sent again with DUP: ${arrivals.repeated.join(' ') || 'none'}`)
   })
 
+  /** slotmq_session_releases_total of node `i`. */
+  async function releases (i: number): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${topo.nodes[i]?.http?.port ?? 0}/metrics`)
+    const line = (await res.text()).split('\n').find(l => l.startsWith('slotmq_session_releases_total '))
+    return Number(line?.split(' ')[1] ?? NaN)
+  }
+
+  test('[MQTT-3.3.1-1] a session taken over from a live node: the new connection gets DUP until the previous owner releases it, then none', async () => {
+    const id = uniqueId('release')
+    const topic = `release/${id}`
+    const first = await connect(topo.urls[0] ?? '', { clientId: id, clean: false })
+    await first.subscribeAsync(topic, { qos: 1 })
+    const publisher = await connect(topo.urls[1] ?? '')
+    const releasesBefore = await releases(2)
+    const second = await connect(topo.urls[2] ?? '', { clientId: id, clean: false })
+    const got = collect(second)
+    await closed(first)
+    await until('the previous owner released the session', async () => await releases(2) > releasesBefore, 10_000,
+      { observed: async () => ({ before: releasesBefore, now: await releases(2) }) })
+    await publisher.publishAsync(topic, 'after-release', { qos: 1 })
+    await got.waitFor(1)
+    assert.deepEqual(got.messages.map(m => ({ payload: m.payload, dup: m.dup })), [{ payload: 'after-release', dup: false }],
+      'a message published after the release was sent with DUP')
+  })
+
   test('a same-node takeover keeps the new connection\'s will in Redis (aedes hazard)', async () => {
     const id = uniqueId('will')
     const url = topo.urls[0] ?? ''

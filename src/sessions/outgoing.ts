@@ -330,11 +330,19 @@ export class OutgoingQueue {
       const k = this.#ctx.keys.session(id)
       let after = '-inf'
       let lastRead = false
+      let releaseAwaited = false
       for (let round = 0; ; round++) {
         if (replaying && !this.#owners.holds(client)) return
         const entries = await this.#ctx.redis.zrangebyscore(k.queue, after, '+inf', 'WITHSCORES')
         if (entries.length === 0) {
           if (!replaying || lastRead) return
+          if (!releaseAwaited && this.#owners.mayOverlap(client)) {
+            // Taken from a live node: what its connection held comes before the release
+            // (queued here meanwhile), so it is replayed in order before live messages.
+            releaseAwaited = true
+            await this.#owners.released(client)
+            continue
+          }
           // Live delivery starts now; one more read catches what was queued after the
           // previous read and whose live copy was held back for the replay meanwhile.
           this.#gate.startLive(client)

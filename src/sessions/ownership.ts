@@ -31,6 +31,11 @@ import { sessionTakenOver } from '../errors.js'
 import { publishWillOnTakeover } from '../will-on-takeover.js'
 import { noop, type ClientLike, type ClientRef, type OwnedSession, type SessionContext } from './types.js'
 
+/**
+ * How long a resumed session's replay waits for the previous owner's release before live
+ * delivery starts (it never comes from a dead node).
+ */
+const RELEASE_WAIT_MS = 500
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
 /** Longest time between two checks for expired parked sessions. */
@@ -54,7 +59,7 @@ export class Ownership {
   /** Session closes in progress (a graceful stop waits for them). */
   readonly #closing = new Set<Promise<void>>()
   /** Persistent sessions taken from another node that has not released them yet. */
-  readonly #overlap = new Map<string, { epoch: string, from: string, until: number }>()
+  readonly #overlap = new Map<string, { epoch: string, from: string, until: number, waiters: Array<() => void> }>()
   /** Session Present answer for the CONNACK being built, per client id. */
   readonly #present = new Map<string, boolean>()
   #expiryTimer: NodeJS.Timeout | undefined
@@ -139,7 +144,8 @@ export class Ownership {
     this.#owned.set(id, { epoch: result.epoch, persistent: !clean })
     this.#present.set(id, result.present)
     if (result.previousOwner !== '' && result.previousOwner !== me) {
-      if (!clean) this.#overlap.set(id, { epoch: result.epoch, from: result.previousOwner, until: Date.now() + MOVED_GRACE_MS })
+      this.#endOverlap(id)
+      if (!clean) this.#overlap.set(id, { epoch: result.epoch, from: result.previousOwner, until: Date.now() + MOVED_GRACE_MS, waiters: [] })
       links.kick(result.previousOwner, id, result.epoch)
     }
     // The reaper of this node finds the session (and its will) through this index. The
@@ -167,7 +173,7 @@ export class Ownership {
     const conns = this.#conns.get(client.id)
     conns?.delete(client)
     if (conns?.size === 0) this.#conns.delete(client.id)
-    if (this.#overlap.get(client.id)?.epoch === epoch) this.#overlap.delete(client.id)
+    if (this.#overlap.get(client.id)?.epoch === epoch) this.#endOverlap(client.id)
     const owned = this.#owned.get(client.id)
     if (owned?.epoch !== epoch) return
     const outcome = await this.#ctx.scripts.session(client.id).close(epoch, this.#ctx.settings.expiryMs)
@@ -199,7 +205,7 @@ export class Ownership {
     const overlap = this.#overlap.get(clientId)
     if (overlap !== undefined && overlap.epoch === epoch) {
       if (overlap.from === newOwner) {
-        this.#overlap.delete(clientId)
+        this.#endOverlap(clientId)
         this.#ctx.counters.released++
       }
       return undefined
@@ -234,10 +240,27 @@ export class Ownership {
     const overlap = this.#overlap.get(client.id)
     if (overlap === undefined) return false
     if (Date.now() > overlap.until) {
-      this.#overlap.delete(client.id)
+      this.#endOverlap(client.id)
       return false
     }
     return overlap.epoch === this.#connEpoch.get(client)
+  }
+
+  /** Settles when the previous owner released the session of `client`, or after `RELEASE_WAIT_MS`. */
+  async released (client: ClientRef): Promise<void> {
+    const overlap = this.#overlap.get(client.id)
+    if (overlap === undefined || overlap.epoch !== this.#connEpoch.get(client)) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, RELEASE_WAIT_MS)
+      overlap.waiters.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  #endOverlap (clientId: string): void {
+    const overlap = this.#overlap.get(clientId)
+    if (overlap === undefined) return
+    this.#overlap.delete(clientId)
+    for (const wake of overlap.waiters) wake()
   }
 
   /**

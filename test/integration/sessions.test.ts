@@ -117,7 +117,7 @@ describe('persistent sessions on Redis', () => {
     }
   })
 
-  test('a QoS 1 stream to a persistent session that moves to another node mid-stream loses nothing and sends each message once (only in-flight ones again, with DUP)', async (t) => {
+  test('a QoS 1 stream to a persistent session that moves to another node mid-stream loses nothing and sends each message once (only in-flight ones again, with DUP), in order', async (t) => {
     const id = uniqueId('move')
     const total = 300
     const arrivals = new Arrivals(total)
@@ -126,11 +126,13 @@ describe('persistent sessions on Redis', () => {
     await first.subscribeAsync('move/t', { qos: 1 })
     const publisher = await connect(topo.urls[1] ?? '')
     let second: MqttClient | undefined
+    const onSecond: number[] = []
     for (let i = 0; i < total; i++) {
       await publisher.publishAsync('move/t', String(i), { qos: 1 })
       if (i === total / 2) {
         const next = connectLater(topo.urls[2] ?? '', { clientId: id, clean: false })
         arrivals.watch(next.client)
+        next.client.on('message', (_topic, payload) => { onSecond.push(Number(payload.toString())) })
         second = next.client
         await next.connected()
       }
@@ -146,6 +148,9 @@ describe('persistent sessions on Redis', () => {
     await publisher.publishAsync('move/t', String(total), { qos: 1 })
     await arrivals.complete('the marker after the stream', 10_000, total + 1)
     assert.deepEqual(arrivals.sentTwice, [], 'sequence numbers sent more than once without DUP')
+    // [MQTT-4.6.0-2]: what the old connection had in flight is resent first, then the rest
+    // in order (the previous owner hands it over before it releases the session).
+    assert.deepEqual(onSecond.filter((n, i) => i > 0 && n < (onSecond[i - 1] ?? 0)), [], `the new connection got the stream out of order: ${onSecond.join(' ')}`)
     t.diagnostic(`in flight at the move and sent again with DUP: ${arrivals.repeated.join(' ') || 'none'}`)
   })
 

@@ -33,6 +33,8 @@ export class OutgoingQueue {
   readonly #owners: Ownership
   readonly #gate: DeliveryGate
   readonly #deferred: DeferredDeliveries
+  /** Flushes in progress per client id (a new connection of the id waits for them). */
+  readonly #flushing = new Map<string, Set<Promise<void>>>()
   /** Connections whose mark is due, with the timer that writes it. */
   readonly #marksDue = new Map<ClientLike, NodeJS.Timeout>()
   /** Per connection: packet identifier -> ref of the message sent with it, until acknowledged. */
@@ -97,10 +99,27 @@ export class OutgoingQueue {
     clearTimeout(this.#marksDue.get(client))
     this.#marksDue.delete(client)
     if (!this.#deferred.has(client)) return
-    await this.#spill(client, this.#deferred.close(client))
-    // What it held is on Redis now: the reaper need not replay it (refused if taken over).
-    await this.#mark(client)
-    this.#deferred.forget(client)
+    const pending = this.#deferred.close(client)
+    const flushing = (async () => {
+      await this.#spill(client, pending)
+      // What it held is on Redis now: the reaper need not replay it (refused if taken over).
+      await this.#mark(client)
+      this.#deferred.forget(client)
+    })()
+    let now = this.#flushing.get(client.id)
+    if (now === undefined) this.#flushing.set(client.id, now = new Set())
+    now.add(flushing)
+    try {
+      await flushing
+    } finally {
+      now.delete(flushing)
+      if (now.size === 0 && this.#flushing.get(client.id) === now) this.#flushing.delete(client.id)
+    }
+  }
+
+  /** Settles when the flushes of `clientId`'s connections in progress are done. */
+  async settledFlushes (clientId: string): Promise<void> {
+    await Promise.allSettled([...(this.#flushing.get(clientId) ?? [])])
   }
 
   /** Messages kept in memory for longer than `ageMs` go to Redis (the journal is capped). */

@@ -85,6 +85,11 @@ export class Ownership {
     return this.#owned.get(clientId)
   }
 
+  /** The connections of `clientId` on this node that opened a session and are not closed. */
+  connectionsOf (clientId: string): ClientLike[] {
+    return [...(this.#conns.get(clientId) ?? [])]
+  }
+
   /** Whether `client` is a connection that opened a session here. */
   opened (client: object): boolean {
     return this.#connEpoch.has(client)

@@ -132,7 +132,17 @@ export class RedisPersistence extends MemoryStore {
 
   // --- ownership, hand-over, reaping (called by the broker and by peers) ----------------
 
-  async open (client: ClientLike, clean: boolean): Promise<string> { return await this.#owners.open(client, clean) }
+  /**
+   * Takes the session over for `client` (before CONNACK). What earlier connections of the
+   * client id on this node hold in memory is queued on Redis first (theirs, with their
+   * packet identifiers), so that the new connection's replay resends it with DUP.
+   */
+  async open (client: ClientLike, clean: boolean): Promise<string> {
+    await Promise.all(this.#owners.connectionsOf(client.id).filter(c => c !== client).map(async c => await this.#outgoing.flush(c)))
+    await this.#outgoing.settledFlushes(client.id)
+    return await this.#owners.open(client, clean)
+  }
+
   async connectionClosed (client: ClientLike): Promise<void> {
     // What it still holds in memory goes to Redis first, then the session is parked.
     await this.#outgoing.flush(client)

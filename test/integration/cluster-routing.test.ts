@@ -5,6 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import calculateSlot from 'cluster-key-slot'
+import { Redis } from 'ioredis'
+import { createKeySpace } from '../../src/redis/keys.js'
 import type { ClusterRouting } from '../../src/routing/cluster.js'
 import { closeAll, collect, connect, expectNoMore, unique } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
@@ -17,9 +20,11 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
   const url = (i: number): string => topo.urls[i] as string
   const routing = (i: number): ClusterRouting => topo.nodes[i]?.cluster as ClusterRouting
 
+  const prefix = uniquePrefix()
+
   before(async () => {
     redis = await useRedisCluster()
-    topo = await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': uniquePrefix() })
+    topo = await startNodes(3, { redis: redis.seeds.join(','), 'redis-prefix': prefix })
   })
   after(async () => {
     await closeAll()
@@ -52,6 +57,45 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
       pub.publish(topic, String(i), { qos: 0 })
       await got.waitFor(i + 1, 5000)
     }
+  })
+
+  test('SUBACK waits until the other nodes know the route: a publish right after it reaches the subscriber while the route delta is held up in Redis', async (t) => {
+    const keys = createKeySpace(prefix)
+    const [host, port] = [(redis.seeds[0] ?? '').split(':')[0] ?? '', Number((redis.seeds[0] ?? '').split(':')[1])]
+    const seed = new Redis({ host, port })
+    t.after(() => seed.disconnect())
+    const slots = await seed.cluster('SLOTS') as Array<[number, number, [string, number]]>
+    const primaryOf = (key: string): string => {
+      const slot = calculateSlot(key)
+      const range = slots.find(([from, to]) => slot >= from && slot <= to)
+      return range === undefined ? '' : `${range[2][0]}:${range[2][1]}`
+    }
+    // A subscriber's node `a` whose route keys are on another primary than the inbox of
+    // the publisher's node `b`: holding back writes on that primary delays the route delta
+    // to `b`, not `a`'s own route update.
+    const member = (i: number): string => routing(i).memberId
+    const pairs: Array<[number, number]> = [[1, 0], [0, 1], [2, 0], [0, 2], [1, 2], [2, 1]]
+    const pair = pairs.find(([a, b]) => primaryOf(keys.inbox(member(b))) !== primaryOf(keys.routes(member(a)).filters))
+    if (pair === undefined) {
+      t.skip('every node\'s inbox shares a primary with every other node\'s routes')
+      return
+    }
+    const [a, b] = pair
+    const sub = await connect(url(a))
+    const got = collect(sub)
+    const pub = await connect(url(b))
+    const topic = unique('held-delta')
+    const [pHost, pPort] = primaryOf(keys.inbox(member(b))).split(':')
+    const primary = new Redis({ host: pHost ?? '', port: Number(pPort) })
+    t.after(async () => {
+      await primary.call('CLIENT', 'UNPAUSE').catch(() => {})
+      primary.disconnect()
+    })
+    // 1 s: shorter than the 2 s a SUBACK waits at most for the peers' acknowledgements.
+    await primary.call('CLIENT', 'PAUSE', '1000', 'WRITE')
+    await sub.subscribeAsync(topic, { qos: 1 })
+    await pub.publishAsync(topic, 'right after SUBACK', { qos: 1 })
+    assert.deepEqual((await got.waitFor(1, 5000)).map(m => m.payload), ['right after SUBACK'])
   })
 
   test('a publish goes only to the nodes that have a matching subscriber', async () => {

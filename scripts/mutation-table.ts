@@ -174,7 +174,7 @@ export const MUTATIONS: Mutation[] = [
     find: 'if (this.#sent.get(client)?.has(refOf(packet)) === true) return false',
     replace: 'if (this.#sent.get(client)?.has(refOf(packet)) === null) return false',
     tests: [{ file: T.sessions, names: ['moves to another node mid-stream loses nothing and sends each message once'] }],
-    note: 'equivalent in practice: a message reaching a session twice during a move is refused by the enqueue script (queued once per ref) before the gate sees it'
+    note: 'survived the first pass; in the second the test passed and the file then hung at teardown (a kill by a hang only); a message reaching a session twice during a move is mostly refused by the enqueue script (queued once per ref) before the gate sees it'
   },
   {
     id: 'parked-session-expiry',
@@ -403,7 +403,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'a gap in a sender\'s frame numbers is not filled from the journal',
     find: '    void this.#fillGap(sender, last + 1, seq - 1)\n',
     replace: '',
-    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'] }]
+    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'], timeoutMs: 300_000 }]
   },
   {
     id: 'journal-fills-gaps-replay',
@@ -412,7 +412,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'after an inbox outage the journal is not replayed to persistent sessions',
     find: '        await replay(m)\n',
     replace: '',
-    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'] }],
+    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'], timeoutMs: 300_000 }],
     note: 'redundant in the tested faults: the gap fill and the audit hand the same frames to the node\'s persistent sessions (the inbound hook queues them)'
   },
   {
@@ -432,7 +432,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'the audit after a lost ping takes nothing from the journal (frames lost at the end of a stream stay lost)',
     find: '        if (frame.seq <= (this.#lastSeq.get(frame.sender) ?? 0)) continue\n',
     replace: '        if (frame.seq >= 0) continue\n',
-    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'] }],
+    tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'], timeoutMs: 300_000 }],
     note: 'the failover tests\' streams go on after the outage, so the gap fill recovers every lost frame; an outage at the very end of a stream is not tested'
   },
   {
@@ -443,7 +443,7 @@ export const MUTATIONS: Mutation[] = [
     find: '    for (const [n, at] of this.#unanswered) if (at <= sentAt) this.#unanswered.delete(n)\n',
     replace: '    this.#unanswered.delete(nonce)\n',
     tests: [{ file: T.inboxRecovery }],
-    note: 'CLIENT PAUSE WRITE holds pings back rather than losing them: every ping is answered after the pause, so none stays unanswered'
+    note: 'a race: survived the first pass, caught in the second; whether a ping is lost (not just held) during the test\'s CLIENT PAUSE WRITE is chance'
   },
   {
     id: 'ack-after-handoff',
@@ -498,7 +498,8 @@ export const MUTATIONS: Mutation[] = [
     what: "a stopping node leaves without waiting for its adopters' confirmation",
     find: '    if (this.#unconfirmed.size === 0) return\n',
     replace: '    return\n',
-    tests: [{ file: T.promisesAdmin, names: ['a drained node closes its clients without publishing their wills'] }, { file: 'test/integration/rolling-restart.test.ts' }]
+    tests: [{ file: T.promisesAdmin, names: ['a drained node closes its clients without publishing their wills'] }, { file: 'test/integration/rolling-restart.test.ts' }],
+    note: 'a race: a leaving node\'s 300 ms quiet period usually covers its adopters\' route propagation; rolling-restart caught it in one of two runs (lost acknowledged messages)'
   },
   {
     id: 'admin-kick-no-will',
@@ -715,7 +716,8 @@ export const MUTATIONS: Mutation[] = [
     what: 'the live copy of a retained message already sent from the store is not dropped',
     find: '        if (id !== undefined && phase.read.delete(id)) return cb()',
     replace: '        if (id !== undefined && phase.read.delete(id) && id === undefined) return cb()',
-    tests: [{ file: T.brokerCluster, names: ['arrives once'] }]
+    tests: [{ file: T.brokerCluster, names: ['arrives once'] }],
+    note: 'a race: the live copy must arrive after the retained read has ended; caught in the first pass, not in 200 tries of the second'
   },
   {
     id: 'fresh-broker-id',
@@ -906,8 +908,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'a wildcard first level reads the $ partitions of the retained store too',
     find: ".filter(p => !p.startsWith('$')).sort()",
     replace: '.sort()',
-    tests: [{ file: T.clusterRouting, names: ['a # subscription does not receive retained $ topics'] }],
-    note: 'a second guard keeps the $ topic from the # subscriber; not traced further in this run'
+    tests: [{ file: T.clusterRouting, names: ['a # subscription does not receive retained $ topics'] }]
   },
   {
     id: 'aedes-sys-stays-local',
@@ -953,7 +954,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'SUBACK does not wait for the peers to acknowledge the new route',
     find: '        await this.#waitForAcks(seq, this.#deps.announce(seq, chunk))',
     replace: '        this.#deps.announce(seq, chunk)',
-    tests: [{ file: T.clusterRouting, names: ['a publish made on another node right after SUBACK reaches the new subscriber'] }]
+    tests: [{ file: T.clusterRouting, names: ['SUBACK waits until the other nodes know the route', 'a publish made on another node right after SUBACK reaches the new subscriber'] }]
   },
   {
     id: 'publish-to-matching-nodes',
@@ -990,7 +991,7 @@ export const MUTATIONS: Mutation[] = [
     find: '    this.#inOrder(queued, () => this.emitter.deliver(message))',
     replace: '    void Promise.resolve(queued).then(() => this.emitter.deliver(message))',
     tests: [{ file: T.clusterRouting, names: ['1000 messages from one publisher arrive on another node complete and in order'] }],
-    note: 'order itself is kept (the offline-queue writes of one sender complete in order: one connection per shard, replies in order); the file then hangs at teardown, which fails it'
+    note: 'equivalent for order: the offline-queue writes of one sender complete in order (one connection per shard, replies in order); in the first pass the file hung at teardown, in the second it passed'
   },
   {
     id: 'retained-no-scan',
@@ -1165,7 +1166,7 @@ export const MUTATIONS: Mutation[] = [
     find: 'if (err === undefined && receivers === 0 && record.qos > 0 && s.hops + 1 < MAX_HOPS && this.#closing === undefined) {',
     replace: 'if (err === undefined && receivers < 0 && record.qos > 0 && s.hops + 1 < MAX_HOPS && this.#closing === undefined) {',
     tests: [{ file: T.sharedNodeDeath }],
-    note: 'a race no test provokes (a publish between the reaper\'s journal read and the publisher\'s node learning of the death); the journal redispatch covers the test\'s case'
+    note: 'a race (a publish between the reaper\'s journal read and the publisher\'s node learning of the death): survived the first pass, caught in the second'
   },
   {
     id: 'shared-offline-no-member',
@@ -1430,7 +1431,7 @@ export const MUTATIONS: Mutation[] = [
     what: 'the redirection budget is far shorter than a failover (100 retries 1 ms apart)',
     find: '      retryDelayOnFailover: 300,',
     replace: '      retryDelayOnFailover: 1,',
-    tests: [{ file: T.redisFailover, names: ['primary holding a persistent session'] }],
+    tests: [{ file: T.redisFailover, names: ['primary holding a persistent session'], timeoutMs: 300_000 }],
     note: 'not a break of the promise after all: a write that fails during the failover is not acknowledged, and the publisher sends it again'
   }, {
     id: 'ws-path-404',

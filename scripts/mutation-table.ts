@@ -401,8 +401,8 @@ export const MUTATIONS: Mutation[] = [
     claim: 'journal-fills-gaps',
     file: 'src/routing/journal.ts',
     what: 'a gap in a sender\'s frame numbers is not filled from the journal',
-    find: '    void this.#fillGap(sender, last + 1, seq - 1)\n',
-    replace: '',
+    find: 'if (last !== undefined && seq > last + 1) void this.#fillGap(sender, last + 1, seq - 1)',
+    replace: 'if (last !== undefined && seq > last + 1) void 0',
     tests: [{ file: T.redisFailover, names: ["primary holding a node's inbox", 'slot migrates'], timeoutMs: 300_000 }]
   },
   {
@@ -979,8 +979,8 @@ export const MUTATIONS: Mutation[] = [
     claim: 'order-per-publisher',
     file: 'src/routing/cluster.ts',
     what: 'the records of one inbox frame are handled last first',
-    find: '  #onRecords (sender: string, records: InboxRecord[]): void {\n    for (const r of records) {',
-    replace: '  #onRecords (sender: string, records: InboxRecord[]): void {\n    for (const r of [...records].reverse()) {',
+    find: '    const works: Array<Promise<void>> = []\n    for (const r of records) {',
+    replace: '    const works: Array<Promise<void>> = []\n    for (const r of [...records].reverse()) {',
     tests: [{ file: T.clusterRouting, names: ['1000 messages from one publisher arrive on another node complete and in order'] }]
   },
   {

@@ -64,7 +64,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     const [host, port] = [(redis.seeds[0] ?? '').split(':')[0] ?? '', Number((redis.seeds[0] ?? '').split(':')[1])]
     const seed = new Redis({ host, port })
     t.after(() => seed.disconnect())
-    const slots = await seed.cluster('SLOTS') as Array<[number, number, [string, number]]>
+    const slots = await seed.cluster('SLOTS') as unknown as Array<[number, number, [string, number]]>
     const primaryOf = (key: string): string => {
       const slot = calculateSlot(key)
       const range = slots.find(([from, to]) => slot >= from && slot <= to)

@@ -463,7 +463,7 @@ export class ClusterRouting {
   #sendShared (s: SharedSend, message: Message, record: Omit<PublishRecord, 'kind'>, settle?: (err?: Error) => void): void {
     this.#outbox.add(s.target, w => w.shared(s, record), (err, receivers) => {
       if (err === undefined && receivers === 0 && record.qos > 0 && s.hops + 1 < MAX_HOPS && this.#closing === undefined) {
-        this.#shared.redispatch(s.group, s.filter, message, s.hash, s.hops + 1)
+        this.#shared.redispatch(s.group, s.filter, message, s.hash, s.hops + 1, s.target)
       }
       settle?.(err)
     })

@@ -88,12 +88,16 @@ export class Outbox {
     for (const [memberId, p] of all) this.#sendFrame(memberId, p)
   }
 
-  /** Drops frames not yet sent to a member that is gone. */
+  /**
+   * A member is gone: the frame still pending for it is sent now rather than dropped. Its
+   * QoS 1/2 messages reach the member's journal, which its reaper replays, and each
+   * `settle` learns how many listened (0: a shared group message then finds another member).
+   */
   forget (memberId: string): void {
     const p = this.#pending.get(memberId)
     if (p === undefined) return
     this.#pending.delete(memberId)
-    for (const settle of p.settle) settle()
+    this.#sendFrame(memberId, p)
   }
 
   #sendFrame (memberId: string, p: Pending): void {

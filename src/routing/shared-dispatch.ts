@@ -69,11 +69,13 @@ export class SharedDispatch {
 
   /**
    * Gives a message to another member of (group, filter): one whose member disconnected
-   * before acknowledging it, or one that reached a node with no member left.
+   * before acknowledging it, or one that reached a node with no member left. `exclude`
+   * is a node not to pick (the one that just had no member, or whose inbox nobody heard):
+   * otherwise a hash strategy, or a round robin moved on by other messages, may pick it again.
    */
-  redispatch (group: string, filter: string, message: Message, hash: number, hops: number): void {
+  redispatch (group: string, filter: string, message: Message, hash: number, hops: number, exclude?: string): void {
     const key = shareKey(group, filter)
-    const g = this.#group(key, group, filter)
+    const g = this.#group(key, group, filter, exclude)
     const s = this.#place(key, g, message, hash, hops)
     if (s !== undefined) this.#deps.send?.(s, message)
   }
@@ -89,7 +91,7 @@ export class SharedDispatch {
       this.#deps.log.warn({ group, filter, topic: message.topic, hops }, 'shared message found no member of its group: dropped')
       return
     }
-    this.redispatch(group, filter, message, hash, hops + 1)
+    this.redispatch(group, filter, message, hash, hops + 1, this.#deps.memberId())
   }
 
   #place (key: string, g: Group, message: Message, hash: number, hops: number): SharedSend | undefined {
@@ -124,13 +126,14 @@ export class SharedDispatch {
     return groups
   }
 
-  /** Every node with members of the group, with its member count; this node first. */
-  #group (key: string, group: string, filter: string): Group {
+  /** Every node with members of the group (but `exclude`), with its member count; this node first. */
+  #group (key: string, group: string, filter: string, exclude?: string): Group {
     const candidates: Array<readonly [string, number]> = []
+    const me = this.#deps.memberId()
     const local = this.#deps.emitter.shared.get(key)?.members.length ?? 0
-    if (local > 0) candidates.push([this.#deps.memberId(), local])
+    if (local > 0 && me !== exclude) candidates.push([me, local])
     const remote = this.#deps.table?.shared(key)
-    if (remote !== undefined) for (const [m, n] of remote.nodes) if (m !== this.#deps.memberId()) candidates.push([m, n])
+    if (remote !== undefined) for (const [m, n] of remote.nodes) if (m !== me && m !== exclude) candidates.push([m, n])
     return { group, filter, candidates }
   }
 

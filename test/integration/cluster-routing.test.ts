@@ -55,7 +55,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
       const topic = unique(`fresh-${i}`)
       await sub.subscribeAsync(topic, { qos: 0 })
       pub.publish(topic, String(i), { qos: 0 })
-      await got.waitFor(i + 1, 5000)
+      await got.waitFor(i + 1, 15_000)
     }
   })
 
@@ -95,7 +95,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     await primary.call('CLIENT', 'PAUSE', '1000', 'WRITE')
     await sub.subscribeAsync(topic, { qos: 1 })
     await pub.publishAsync(topic, 'right after SUBACK', { qos: 1 })
-    assert.deepEqual((await got.waitFor(1, 5000)).map(m => m.payload), ['right after SUBACK'])
+    assert.deepEqual((await got.waitFor(1, 15_000)).map(m => m.payload), ['right after SUBACK'])
   })
 
   test('a publish goes only to the nodes that have a matching subscriber', async () => {
@@ -122,7 +122,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     assert.ok(routing(0).table.filtersOf(member).has(filter), `node 0 holds node 2's route: ${[...routing(0).table.filtersOf(member)].join(' ')}`)
     assert.ok(routing(1).table.filtersOf(member).has(filter), `node 1 holds node 2's route: ${[...routing(1).table.filtersOf(member)].join(' ')}`)
     await sub.unsubscribeAsync(filter)
-    await until('no peer holds the route', () => [0, 1].every(i => !routing(i).table.filtersOf(member).has(filter)), 5000,
+    await until('no peer holds the route', () => [0, 1].every(i => !routing(i).table.filtersOf(member).has(filter)), 15_000,
       { observed: () => [0, 1].map(i => `node ${i}: ${routing(i).table.filtersOf(member).has(filter) ? 'still has it' : 'gone'}`) })
   })
 
@@ -150,7 +150,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
       const sub = await connect(url(2))
       const got = collect(sub)
       await sub.subscribeAsync({ [filter]: { qos: 1 }, [marker]: { qos: 1 } })
-      await until(`the marker after ${filter}`, () => got.messages.some(m => m.topic === marker), 5000, { observed: () => got.messages.map(m => m.topic) })
+      await until(`the marker after ${filter}`, () => got.messages.some(m => m.topic === marker), 15_000, { observed: () => got.messages.map(m => m.topic) })
       const before = got.messages.slice(0, got.messages.findIndex(m => m.topic === marker))
       // `+/x/c` may also match retained messages other tests left: keep only ours.
       const ours = before.filter(m => m.topic.startsWith(root))
@@ -185,7 +185,7 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
     // looked up filter by filter, in the packet's order, so the marker's second copy (for
     // its own filter) comes after everything '#' and the $ topic's filter found.
     await sub.subscribeAsync({ '#': { qos: 0 }, [`${topic}/t`]: { qos: 0 }, [marker]: { qos: 0 } })
-    await until('the marker for # and for its own filter', () => got.messages.filter(m => m.topic === marker).length === 2, 5000, { observed: () => got.messages.map(m => m.topic) })
+    await until('the marker for # and for its own filter', () => got.messages.filter(m => m.topic === marker).length === 2, 15_000, { observed: () => got.messages.map(m => m.topic) })
     const dollar = got.messages.filter(m => m.topic.startsWith('$'))
     assert.deepEqual(dollar.map(m => m.topic), [`${topic}/t`], 'no $ topic delivered for #, only for the exact filter')
     await pub.publishAsync(marker, '', { qos: 1, retain: true })

@@ -18,7 +18,7 @@ import { until } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
 
-describe('node death', { timeout: 60_000 }, () => {
+describe('node death', { timeout: 180_000 }, () => {
   let redis: TestRedis
   let admin: Cluster
   let topo: Topology

@@ -15,7 +15,7 @@ import { until } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
 
-describe('shared subscriptions through node death', { timeout: 60_000 }, () => {
+describe('shared subscriptions through node death', { timeout: 180_000 }, () => {
   let redis: TestRedis
   let topo: Topology
   let prefix: string
@@ -61,5 +61,40 @@ describe('shared subscriptions through node death', { timeout: 60_000 }, () => {
       .catch((err: Error) => { throw new Error(`${err.message}: ${missing().length} missing, ${missing().slice(0, 20).join(' ')}; of the ${held.length} only the dying member had, ${held.filter(p => missing().includes(p)).length} missing`) })
     await groupReceived(live, all.length)
     t.diagnostic(`${held.length} messages only the dead node's member had were given to the live members`)
+  })
+
+  test('with a hash strategy, a message whose hash picks a SIGKILLed node\'s member goes to a live member at once, not after the reap', async (t) => {
+    // A long lease: the dead node stays a peer of the live one for the whole test, so a
+    // message that reached the live member came by the publishing node's redispatch (its
+    // SPUBLISH found nobody on the dead inbox), not by the reaper's journal replay.
+    const lease = '15000'
+    const ownPrefix = uniquePrefix()
+    const flags = { redis: redis.seeds.join(','), 'redis-prefix': ownPrefix, 'lease-ttl-ms': lease, 'shared-strategy': 'hash_topic' }
+    const single = await startNodes(1, flags)
+    t.after(async () => { await single.close() })
+    const doomed = await startNodeProcess(['--redis', flags.redis, '--redis-prefix', ownPrefix, '--lease-ttl-ms', lease, '--shared-strategy', 'hash_topic', '--log-level', 'info'])
+    t.after(async () => { await doomed.kill() })
+    const node = single.nodes[0]
+    const topicBase = `hashed/${ownPrefix}`
+    const filter = `$share/hashed/${topicBase}/+`
+    const survivor = await member(single.urls[0] ?? '', filter)
+    const dying = await silentMember(`mqtt://127.0.0.1:${doomed.ports.mqtt}`, filter)
+    await until('the live node knows the doomed node\'s member of the group', () => (node?.cluster?.peers.size ?? 0) === 1, 10_000,
+      { observed: () => [...(node?.cluster?.peers ?? [])] })
+    const dead = [...(node?.cluster?.peers ?? [])][0] ?? ''
+    const publisher = await connect(single.urls[0] ?? '')
+    // Topics the hash gives to the doomed node's member: what the live member did not get.
+    const topics = Array.from({ length: 16 }, (_, i) => `${topicBase}/${i}`)
+    for (const topic of topics) await publisher.publishAsync(topic, `before ${topic}`, { qos: 1 })
+    await until('the dying member got the topics hashed to it', () => dying.packets.filter(p => p.cmd === 'publish').length + survivor.topics.length >= topics.length, 10_000,
+      { observed: () => `survivor ${survivor.topics.length}, dying ${dying.packets.filter(p => p.cmd === 'publish').length}` })
+    const hashedToDead = topics.filter(topic => !survivor.topics.includes(topic))
+    assert.ok(hashedToDead.length > 0, `some topic is hashed to the doomed node's member (the survivor got ${survivor.topics.length} of ${topics.length})`)
+    await doomed.kill('SIGKILL')
+    const target = hashedToDead[0] ?? ''
+    await publisher.publishAsync(target, 'after the kill', { qos: 1 })
+    await until('the live member got the message hashed to the dead member', () => survivor.payloads.includes('after the kill'), 10_000,
+      { observed: () => `survivor got ${survivor.payloads.join(' ')}` })
+    assert.ok(node?.cluster?.peers.has(dead) === true, `the dead node was not reaped yet: peers ${[...(node?.cluster?.peers ?? [])].join(' ')}`)
   })
 })

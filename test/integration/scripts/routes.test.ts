@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { scriptsOn, useRedisCluster, type TestRedis } from '../../helpers/redis.js'
+import { until } from '../../helpers/until.js'
 
 let redis: TestRedis
 before(async () => { redis = await useRedisCluster() })
@@ -30,9 +31,14 @@ test('a stale delta number changes nothing and reports the stored one', async (t
 test('route sets expire unless renewed, so a vanished node leaves nothing behind', async (t) => {
   const { redis: r, keys, scripts } = scriptsOn(redis.seeds)
   t.after(() => r.disconnect())
-  await scripts.routesApply('m', 1, 50, ['+x'])
-  const ttl = await r.pttl(keys.routes('m').filters)
-  assert.ok(ttl > 0 && ttl <= 50, `pttl ${ttl}`)
+  const { filters, meta } = keys.routes('gone')
+  await scripts.routesApply('gone', 1, 1000, ['+x'])
+  for (const key of [filters, meta]) {
+    const ttl = await r.pttl(key)
+    assert.ok(ttl > 0 && ttl <= 1000, `${key}: pttl ${ttl}, expected an expiry of at most 1000 ms`)
+  }
+  await until('both keys of the route set expired', async () => await r.exists(filters, meta) === 0, 10_000,
+    { observed: async () => `exists ${await r.exists(filters, meta)}, pttl ${await r.pttl(filters)} / ${await r.pttl(meta)}` })
 })
 
 test('scripts recover after SCRIPT FLUSH on every primary (NOSCRIPT is reloaded)', async (t) => {

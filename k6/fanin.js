@@ -3,7 +3,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=20 -e RATE=50 k6/fanin.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
+import { finishWhen, oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -29,6 +29,7 @@ export default function () {
 function subscribeAll () {
   const streams = new Streams(streamTopics(base), settings.messages)
   const sub = new Client({ client_id: `k6-fanin-s-${Date.now()}` })
+  let check = () => {}
   sub.on('message', (topic, payload) => {
     const m = streams.receive(topic, payload)
     if (m === undefined) return
@@ -38,13 +39,14 @@ function subscribeAll () {
     }
     receivedMessages.add(1)
     latency.add(Date.now() - m.sentAt)
+    check()
   })
   sub.on('connect', () => {
     sub.subscribe(`${base}/+`, { qos: settings.qos })
-    setTimeout(() => {
+    check = finishWhen(() => streams.complete(), settings.durationMs + SUBSCRIBE_GRACE_MS + settings.drainMs, () => {
       lost.add(streams.lost())
       sub.end()
-    }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1500)
+    })
   })
   sub.connect(settings.subUrl)
 }

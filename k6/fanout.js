@@ -3,7 +3,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=50 -e RATE=100 k6/fanout.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { oncePerVu, publishStream, readPayload, settings, StreamTracker } from './lib/common.js'
+import { finishWhen, oncePerVu, publishStream, readPayload, settings, StreamTracker } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -25,6 +25,7 @@ export const options = {
 export default function () {
   const tracker = new StreamTracker()
   const sub = new Client({ client_id: `k6-fanout-s${__VU}-${Date.now()}` })
+  let check = () => {}
   sub.on('message', (_t, payload) => {
     const p = readPayload(payload)
     if (p === undefined) return
@@ -34,17 +35,18 @@ export default function () {
     }
     receivedMessages.add(1)
     latency.add(Date.now() - p.sentAt)
+    check()
   })
   sub.on('connect', async () => {
     await sub.subscribeAsync(topic, { qos: settings.qos })
     // Subscribers of the other VUs get a moment to subscribe first.
     if (__VU === 1) publishStream('fanout', topic, SUBSCRIBE_GRACE_MS)
-    setTimeout(() => {
+    check = finishWhen(() => tracker.complete(settings.messages), settings.durationMs + SUBSCRIBE_GRACE_MS + settings.drainMs, () => {
       // Every message VU 1 published (1 .. settings.messages) must have arrived, also at a
       // subscriber that received none of them.
       lost.add(tracker.lost(settings.messages))
       sub.end()
-    }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1000)
+    })
   })
   sub.connect(settings.subUrl)
 }

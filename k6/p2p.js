@@ -5,7 +5,7 @@
 // Run: k6 run -e MQTT_PUB_URL=mqtt://node-a:1883 -e MQTT_SUB_URL=mqtt://node-b:1883 -e VUS=10 -e DURATION=30s k6/p2p.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { makePayload, oncePerVu, readPayload, runId, settings, StreamTracker } from './lib/common.js'
+import { finishWhen, makePayload, oncePerVu, readPayload, runId, settings, StreamTracker } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -30,6 +30,7 @@ export default function () {
   const sub = new Client({ client_id: `k6-${run}-s${__VU}` })
   const pub = new Client({ client_id: `k6-${run}-p${__VU}` })
 
+  let check = () => {}
   sub.on('message', (_topic, payload) => {
     const p = readPayload(payload)
     if (p === undefined || !tracker.add(p.seq)) {
@@ -38,6 +39,7 @@ export default function () {
     }
     receivedMessages.add(1)
     latency.add(Date.now() - p.sentAt)
+    check()
   })
   sub.on('connect', async () => {
     await sub.subscribeAsync(topic, { qos: settings.qos })
@@ -50,12 +52,13 @@ export default function () {
     }, 1000 / settings.rate)
     setTimeout(() => {
       clearInterval(timer)
-      // give the last messages a second to arrive, then count what never did
-      setTimeout(() => {
+      // the last messages get up to DRAIN_MS to arrive, then what never did is counted
+      check = finishWhen(() => tracker.complete(sent), settings.drainMs, () => {
         lost.add(tracker.lost(sent))
         pub.end()
         sub.end()
-      }, 1000)
+      })
+      check()
     }, settings.durationMs)
   })
   sub.connect(settings.subUrl)

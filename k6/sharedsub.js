@@ -6,7 +6,7 @@
 // Run: k6 run -e MQTT_PUB_URL=... -e MQTT_SUB_URL=... -e VUS=10 -e RATE=100 -e MEMBERS=3 k6/sharedsub.js
 import { Client } from 'k6/x/mqtt'
 import { Counter, Trend } from 'k6/metrics'
-import { oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
+import { finishWhen, oncePerVu, publishStream, settings, Streams, streamTopics } from './lib/common.js'
 
 const latency = new Trend('mqtt_e2e_latency', true)
 const lost = new Counter('mqtt_lost')
@@ -38,6 +38,13 @@ export default function () {
 function runGroup () {
   const streams = new Streams(streamTopics(base), settings.messages)
   const counts = []
+  const clients = []
+  const check = finishWhen(() => streams.complete(), settings.durationMs + SUBSCRIBE_GRACE_MS + settings.drainMs, () => {
+    lost.add(streams.lost())
+    const total = counts.reduce((a, b) => a + b, 0)
+    if (total > 0) for (const n of counts) memberShare.add(100 * n / total)
+    for (const c of clients) c.end()
+  })
   for (let i = 0; i < members; i++) {
     counts.push(0)
     const member = new Client({ client_id: `k6-sharedsub-m${i}-${Date.now()}` })
@@ -51,16 +58,12 @@ function runGroup () {
       counts[i]++
       receivedMessages.add(1)
       latency.add(Date.now() - m.sentAt)
+      check()
     })
     member.on('connect', () => {
       member.subscribe(`$share/${group}/${base}/+`, { qos: settings.qos })
-      setTimeout(() => member.end(), settings.durationMs + SUBSCRIBE_GRACE_MS + 1500)
     })
     member.connect(i % 2 === 0 ? settings.subUrl : settings.pubUrl)
+    clients.push(member)
   }
-  setTimeout(() => {
-    lost.add(streams.lost())
-    const total = counts.reduce((a, b) => a + b, 0)
-    if (total > 0) for (const n of counts) memberShare.add(100 * n / total)
-  }, settings.durationMs + SUBSCRIBE_GRACE_MS + 1400)
 }

@@ -13,7 +13,10 @@ export const settings = {
   size: Math.max(16, Number(__ENV.SIZE || 256)),
   // publishes per second per publishing VU
   rate: Number(__ENV.RATE || 100),
-  count: Number(__ENV.COUNT || 1000)
+  count: Number(__ENV.COUNT || 1000),
+  // how long receivers wait for the last messages once publishing is over; they stop
+  // earlier when every message has arrived
+  drainMs: Number(__ENV.DRAIN_MS || 1500)
 }
 // Messages each publishStream sends (sequence numbers 1 .. messages): RATE per second for
 // DURATION. Receivers in other VUs count loss against this known range.
@@ -68,6 +71,11 @@ export class StreamTracker {
     return true
   }
 
+  /** Whether every sequence number 1 .. sent arrived. */
+  complete (sent) {
+    return this.lost(sent) === 0
+  }
+
   /** Sequence numbers 1 .. sent that never arrived (the whole range, whatever was seen). */
   lost (sent) {
     let n = 0
@@ -98,6 +106,11 @@ export class Streams {
     return { duplicate: false, ...p }
   }
 
+  /** Whether every published message arrived, on every stream. */
+  complete () {
+    return this.lost() === 0
+  }
+
   /** Published messages that never arrived, over all streams. */
   lost () {
     let n = 0
@@ -126,6 +139,22 @@ export function publishStream (name, topic, graceMs) {
     }, graceMs)
   })
   pub.connect(settings.pubUrl)
+}
+
+/**
+ * Ends a receiver once: `finish` runs when `complete()` holds, checked by calling the
+ * returned function after each new message, or after `deadlineMs`, whichever comes first.
+ */
+export function finishWhen (complete, deadlineMs, finish) {
+  let done = false
+  const end = () => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    finish()
+  }
+  const timer = setTimeout(end, deadlineMs)
+  return () => { if (!done && complete()) end() }
 }
 
 /** The topic each publishing VU (1 .. settings.vus) publishes on under `base`. */

@@ -96,6 +96,8 @@ describe('k6 scenarios', { timeout: 180_000 }, () => {
         COUNT: '20',
         PUBLISH_GRACE_MS: '1000',
         INTERVAL_MS: '300',
+        // Receivers stop as soon as every message arrived; a loaded machine may need longer.
+        DRAIN_MS: '15000',
         RUN_ID: Math.random().toString(36).slice(2, 8)
       })
       assert.deepEqual(run.problems, [], 'the script uses only what xk6-mqtt supports')

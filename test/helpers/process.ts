@@ -71,8 +71,13 @@ export async function runNode (args: string[], opts: { env?: Record<string, stri
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
+  // Generous: a CLI run compiles the sources through tsx, seconds of CPU on a busy machine.
+  const timeoutMs = opts.timeoutMs ?? 60_000
+  let killed = false
+  const timer = setTimeout(() => { killed = true; child.kill('SIGKILL') }, timeoutMs)
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(timer)
+  // A run that was killed says so where an assertion shows stderr.
+  if (killed) stderr += `\n[test helper: killed after ${timeoutMs} ms without exiting: node ${args.join(' ')}]`
   return { code, stdout, stderr }
 }

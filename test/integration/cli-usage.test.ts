@@ -14,7 +14,7 @@ function assertUsageError (r: CommandRun, reason: RegExp, help: string): void {
   assert.ok(r.stderr.includes(help), `stderr points to ${help}: ${r.stderr}`)
 }
 
-describe('usage errors', { timeout: 120_000 }, () => {
+describe('usage errors', { timeout: 300_000 }, () => {
   test('an empty --mqtt-port is a usage error, not a random port', async () => {
     const r = await runSlotmq(['start', '--mqtt-port', '', '--http-port', 'off', '--ws-port', 'off'])
     assert.equal(r.code, 2, r.stderr)

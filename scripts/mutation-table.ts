@@ -44,6 +44,7 @@ const T = {
   shared: 'test/integration/shared-subscriptions.test.ts',
   sharedStrategies: 'test/integration/shared-strategies.test.ts',
   sharedNodeDeath: 'test/integration/shared-node-death.test.ts',
+  outbox: 'test/integration/outbox.test.ts',
   ackAfterHandoff: 'test/integration/ack-after-handoff.test.ts',
   redisFailover: 'test/failover/redis-failover.test.ts',
   leaseFailover: 'test/failover/lease-failover.test.ts',
@@ -1167,6 +1168,24 @@ export const MUTATIONS: Mutation[] = [
     replace: 'if (err === undefined && receivers < 0 && record.qos > 0 && s.hops + 1 < MAX_HOPS && this.#closing === undefined) {',
     tests: [{ file: T.sharedNodeDeath }],
     note: 'a race (a publish between the reaper\'s journal read and the publisher\'s node learning of the death): survived the first pass, caught in the second'
+  },
+  {
+    id: 'shared-dead-inbox',
+    claim: 'shared-dead-inbox',
+    file: 'src/routing/cluster.ts',
+    what: 'a shared message whose inbox nobody heard may be given to the same node again',
+    find: 'this.#shared.redispatch(s.group, s.filter, message, s.hash, s.hops + 1, s.target)',
+    replace: 'this.#shared.redispatch(s.group, s.filter, message, s.hash, s.hops + 1)',
+    tests: [{ file: T.sharedNodeDeath, names: ['with a hash strategy'] }]
+  },
+  {
+    id: 'shared-node-death-pending',
+    claim: 'shared-node-death',
+    file: 'src/routing/outbox.ts',
+    what: 'the frame pending for a member that is dropped is settled unsent (not journaled, nobody told it was unheard)',
+    find: '    this.#pending.delete(memberId)\n    this.#sendFrame(memberId, p)\n',
+    replace: '    this.#pending.delete(memberId)\n    for (const settle of p.settle) settle()\n',
+    tests: [{ file: T.outbox }, { file: T.sharedNodeDeath }]
   },
   {
     id: 'shared-offline-no-member',

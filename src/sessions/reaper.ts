@@ -40,9 +40,10 @@ export class Reaper {
   readonly #wills: SessionWills
   readonly #deferred: DeferredDeliveries
   readonly #match: (topic: string) => Promise<Subscription[]>
-  /** Sessions this stopping node handed over, by adopter, not yet confirmed. */
+  /** Sessions adopted by another node, by adopter, whose adoption it has not confirmed yet. */
   readonly #unconfirmed = new Map<string, string>()
-  #allConfirmed: (() => void) | undefined
+  /** Checks run when an adoption is confirmed. */
+  readonly #confirmWaiters = new Set<() => void>()
 
   constructor (ctx: SessionContext, parts: ReaperParts) {
     this.#ctx = ctx
@@ -65,20 +66,36 @@ export class Reaper {
     // Everything that reached this node was queued before it stopped: no journal replay.
     // Until each adopter has the session loaded and routed to it, this node still queues
     // for it (its scripts then name the adopter, so what arrives is forwarded there).
-    const confirmed = new Promise<void>(resolve => { this.#allConfirmed = resolve })
     await this.reapMember(this.#ctx.links.memberId(), peers)
-    if (this.#unconfirmed.size === 0) return
-    const timer = setTimeout(() => this.#allConfirmed?.(), HANDOVER_CONFIRM_MS)
-    await confirmed
-    clearTimeout(timer)
-    if (this.#unconfirmed.size > 0) this.#ctx.log?.warn({ unconfirmed: this.#unconfirmed.size }, 'sessions handed over without their adopters\' confirmation')
   }
 
-  /** `sender` confirmed it loaded `clientId`'s session, handed over by this node, and holds its routes. */
+  /** `sender` confirmed it loaded `clientId`'s session, adopted from this node's reap or hand-over, and holds its routes. */
   adoptionConfirmed (clientId: string, sender: string): void {
     if (this.#unconfirmed.get(clientId) !== sender) return
     this.#unconfirmed.delete(clientId)
-    if (this.#unconfirmed.size === 0) this.#allConfirmed?.()
+    for (const check of this.#confirmWaiters) check()
+  }
+
+  /**
+   * Waits until the other nodes that adopted `ids` confirmed it (they hold their routes),
+   * at most HANDOVER_CONFIRM_MS (an adopter may die too); returns how many did not.
+   */
+  async #confirmed (ids: string[]): Promise<number> {
+    const pending = (): number => ids.filter(id => this.#unconfirmed.has(id)).length
+    if (pending() === 0) return 0
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#confirmWaiters.delete(check)
+        resolve()
+      }
+      const check = (): void => { if (pending() === 0) done() }
+      const timer = setTimeout(done, HANDOVER_CONFIRM_MS)
+      this.#confirmWaiters.add(check)
+    })
+    const left = ids.filter(id => this.#unconfirmed.has(id))
+    for (const id of left) this.#unconfirmed.delete(id)
+    return left.length
   }
 
   /**
@@ -102,6 +119,10 @@ export class Reaper {
     let cursor = '0'
     let wills = 0
     let adopted = 0
+    // Sessions adopted by another node: their routes must reach the peers before the dead
+    // node's go (until then what is published for them still reaches the dead inbox, whose
+    // journal is replayed; after, nothing would route it anywhere).
+    const remote: string[] = []
     do {
       const [next, ids] = await this.#ctx.redis.sscan(index, cursor, 'COUNT', REAP_BATCH)
       cursor = next
@@ -117,7 +138,8 @@ export class Reaper {
           adopted++
           // Told at once, ahead of any message this node forwards to it for the session.
           if (adopter !== me) {
-            if (dead === me) this.#unconfirmed.set(id, adopter)
+            this.#unconfirmed.set(id, adopter)
+            remote.push(id)
             this.#ctx.links.adopt(adopter, id, result.epoch)
           }
           await this.#ctx.redis.sadd(this.#ctx.keys.sessionsOf(adopter), id)
@@ -136,6 +158,8 @@ export class Reaper {
     } while (cursor !== '0')
     let replayed = 0
     let settled = 0
+    const unconfirmed = await this.#confirmed(remote)
+    if (unconfirmed > 0) this.#ctx.log?.warn({ memberId: dead, unconfirmed }, 'sessions adopted without their adopters\' confirmation')
     await dropRoutes?.()
     if (replay && owners.size > 0) {
       for await (const entry of this.#ctx.links.journal(dead)) {

@@ -103,7 +103,14 @@ describe('node death', { timeout: 180_000 }, () => {
       await until('the session is parked', async () => await admin.hget(keys.session(clientId).meta, 'parked') === '1', 5000)
     }
 
+    const dead = [...(topo.nodes[0]?.cluster?.peers ?? [])].find(p => !live.includes(p))
+    assert.ok(dead !== undefined, 'the doomed node is a peer of node 0')
     await doomed.kill('SIGKILL')
+    // After the reap: the reaper drops the dead node's routes once the adopters confirmed
+    // theirs, so from then on a publish reaches the adopter only (before, it may also reach
+    // the dead inbox and come again, later, from its journal).
+    await until('no live node has the dead member as a peer', () => topo.nodes.every(n => n.cluster?.peers.has(dead) !== true), LEASE_TTL_MS + 10_000,
+      { observed: () => topo.nodes.map(n => [...(n.cluster?.peers ?? [])]) })
     const publisher = await connect(topo.urls[0] ?? '')
     for (const { clientId, topic } of sessions) {
       const ms = await until(`a live node adopted ${clientId}`, async () => live.includes(await admin.hget(keys.session(clientId).meta, 'owner') ?? ''), LEASE_TTL_MS + 5000)

@@ -91,8 +91,10 @@ describe('routing between three nodes', { timeout: 60_000 }, () => {
       await primary.call('CLIENT', 'UNPAUSE').catch(() => {})
       primary.disconnect()
     })
-    // 1 s: shorter than the 2 s a SUBACK waits at most for the peers' acknowledgements.
-    await primary.call('CLIENT', 'PAUSE', '1000', 'WRITE')
+    // 300 ms: far longer than a route delta takes, and well inside the 2 s a SUBACK waits
+    // at most for the peers' acknowledgements, also on a busy machine (1 s left too
+    // little there: the SUBACK went out unacknowledged).
+    await primary.call('CLIENT', 'PAUSE', '300', 'WRITE')
     await sub.subscribeAsync(topic, { qos: 1 })
     await pub.publishAsync(topic, 'right after SUBACK', { qos: 1 })
     assert.deepEqual((await got.waitFor(1, 15_000)).map(m => m.payload), ['right after SUBACK'])

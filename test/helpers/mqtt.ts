@@ -3,17 +3,39 @@
  * Every wait has a timeout; nothing sleeps for a fixed time.
  */
 import { once } from 'node:events'
+import { inspect } from 'node:util'
 import { connect as netConnect, type Socket } from 'node:net'
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt'
 import mqttPacket, { type Packet } from 'mqtt-packet'
+import { within } from './until.js'
 
 export interface Received { topic: string, payload: string, qos: number, retain: boolean, dup: boolean }
 
 const open: Array<MqttClient | Socket> = []
 
+/**
+ * How long a SUBSCRIBE, UNSUBSCRIBE, QoS > 0 PUBLISH or end of a helper's client may take.
+ * mqtt.js keeps a packet sent on a closed connection until a reconnect, which never comes
+ * when reconnects are off: without a bound such an await would hang the test file.
+ */
+const CLIENT_OP_MS = 30_000
+const BOUNDED_OPS = ['subscribeAsync', 'unsubscribeAsync', 'publishAsync', 'endAsync'] as const
+
+/** Makes every acknowledged operation of `client` fail, saying what it was, after `CLIENT_OP_MS`. */
+function bounded (client: MqttClient): MqttClient {
+  for (const op of BOUNDED_OPS) {
+    const original = client[op].bind(client) as (...args: unknown[]) => Promise<unknown>
+    const wrapped = async (...args: unknown[]): Promise<unknown> => await within(
+      `${op}(${inspect(args[0], { breakLength: Infinity })}) of client ${client.options.clientId ?? '?'}`,
+      original(...args), CLIENT_OP_MS, () => ({ connected: client.connected, disconnecting: client.disconnecting }))
+    Object.defineProperty(client, op, { value: wrapped, configurable: true, writable: true })
+  }
+  return client
+}
+
 /** Connects with mqtt.js; reconnects are off so a closed connection stays closed. */
 export async function connect (url: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  const client = bounded(await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }))
   open.push(client)
   return client
 }
@@ -23,7 +45,7 @@ export async function connect (url: string, opts: IClientOptions = {}): Promise<
  * after CONNACK) are in place before the session resumes.
  */
 export function connectLater (url: string, opts: IClientOptions = {}): { client: MqttClient, connected: () => Promise<IConnackPacket> } {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  const client = bounded(mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }))
   open.push(client)
   const connack = new Promise<IConnackPacket>((resolve, reject) => {
     client.once('connect', resolve)

@@ -22,7 +22,10 @@ export async function until (what: string, check: () => boolean | Promise<boolea
   let last: { result?: unknown, error?: unknown } = {}
   const attempt = async (): Promise<boolean> => {
     try {
-      const result = await check()
+      // A check that never returns (a Redis command queued by a client that lost its
+      // connection) fails the wait at its deadline, like a check that keeps saying no.
+      const left = Math.max(timeoutMs - (Date.now() - started), 0) + 1000
+      const result = await within(`a check of "${what}" to return`, Promise.resolve(check()), left, opts.observed)
       last = { result }
       return result
     } catch (err) {

@@ -24,7 +24,7 @@ import { closeAll, collect, connect, connectLater, connectPacket, rawConnect, un
 import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
-import { until } from '../helpers/until.js'
+import { until, within } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
 
@@ -112,13 +112,19 @@ describe('a writer holding a stale epoch lets the session go', () => {
   })
 })
 
-describe('two connects of one client id on two nodes at once', () => {
+describe('two connects of one client id on two nodes at once', { timeout: 120_000 }, () => {
   test('the surviving connection is the one whose node holds the newer epoch, as GET /sessions/<id> shows, and exactly one survives (20 rounds)', async () => {
     const id = unique('race-epoch')
     let lastEpoch = 0
     for (let round = 0; round < 20; round++) {
       const nodes = [round % 3, (round + 1) % 3]
       const clients = nodes.map(i => connectLater(topo.urls[i] ?? '', { clientId: id, clean: round % 2 === 0 }))
+      // What happened to each connection, for the failure messages.
+      const seen: string[] = []
+      clients.forEach((c, k) => {
+        c.client.on('connect', () => seen.push(`node ${nodes[k] ?? -1}: CONNACK`))
+        c.client.on('close', () => seen.push(`node ${nodes[k] ?? -1}: closed`))
+      })
       await Promise.allSettled(clients.map(async c => await c.connected()))
       const alive = (): number[] => nodes.filter((_, k) => clients[k]?.client.connected === true)
       // Settled: one connection left, and Redis names its node as the owner.
@@ -127,7 +133,7 @@ describe('two connects of one client id on two nodes at once', () => {
         const left = alive()
         owner = await inspect.hget(keys.session(id).meta, 'owner') ?? ''
         return left.length === 1 && owner === memberOf(left[0] ?? -1)
-      }, 10_000)
+      }, 10_000, { observed: () => ({ alive: alive(), owner, members: [0, 1, 2].map(memberOf), seen }) })
       const survivor = alive()[0] ?? -1
       const shown = await sessionFrom(survivor, id)
       assert.equal(shown.owner, memberOf(survivor), `round ${round}`)
@@ -135,16 +141,27 @@ describe('two connects of one client id on two nodes at once', () => {
       const epoch = Number(shown.epoch)
       assert.ok(epoch > lastEpoch, `round ${round}: epoch ${epoch} after ${lastEpoch}`)
       lastEpoch = epoch
-      // The survivor is served: a QoS 1 round trip through its session works.
+      // The survivor is served: a QoS 1 round trip through its session works. (mqtt.js
+      // keeps a packet for a closed client until it reconnects, which it never does here:
+      // `served` fails at once when the survivor is closed instead.)
       const k = nodes.indexOf(survivor)
       const client = clients[k]?.client
       assert.ok(client !== undefined)
+      const served = async (what: string, op: Promise<unknown>): Promise<void> => {
+        const closed = new Promise<never>((_resolve, reject) => {
+          const check = (): void => { if (!client.connected) reject(new Error(`round ${round}: the survivor on node ${survivor} was closed before ${what}; ${seen.join(', ')}`)) }
+          client.once('close', check)
+          check()
+        })
+        closed.catch(() => {})
+        await within(`round ${round}: ${what}`, Promise.race([op, closed]), 5000, () => seen)
+      }
       const echo = unique('race/echo')
       const got = collect(client)
-      await client.subscribeAsync(echo, { qos: 1 })
-      await client.publishAsync(echo, 'still here', { qos: 1 })
+      await served('SUBACK', client.subscribeAsync(echo, { qos: 1 }))
+      await served('PUBACK', client.publishAsync(echo, 'still here', { qos: 1 }))
       await got.waitFor(1)
-      assert.deepEqual(alive(), [survivor], `round ${round}: exactly one connection survives`)
+      assert.deepEqual(alive(), [survivor], `round ${round}: exactly one connection survives; ${seen.join(', ')}`)
       await Promise.all(clients.map(async c => await c.client.endAsync(true)))
     }
   })

@@ -738,6 +738,15 @@ export const MUTATIONS: Mutation[] = [
     replace: '',
     tests: [{ file: 'test/integration/closed-client-registration.test.ts' }]
   },
+  {
+    id: 'closing-client-keeps-successor',
+    claim: 'closing-client-keeps-successor',
+    file: 'src/aedes/register-guard.ts',
+    what: 'a connection whose close ends after its successor registered takes the successor out of the client table',
+    find: '    if (current !== undefined && current !== client) broker.clients[client.id] = current\n',
+    replace: '',
+    tests: [{ file: 'test/integration/closed-client-registration.test.ts', names: ['a connection whose close ends after a new connection of its client id registered'] }]
+  },
   // Limits
   {
     id: 'limit-max-connections',

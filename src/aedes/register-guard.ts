@@ -15,12 +15,23 @@
  * - The previous connection's will follows the takeover rule (src/will-on-takeover.ts):
  *   aedes publishes it whatever the clean session flags; with clean session 0 on both
  *   connections it is dropped before aedes closes that connection.
+ *
+ * And one to `unregisterClient`, which a closing connection calls at the end of close():
+ *
+ * - It removes only itself. aedes 1.2.0 deletes `clients[id]` whichever connection is
+ *   there (lib/client.js close, `unregisterClient` -> `deleteClient(client.id)`). When a
+ *   connection's close (begun by its socket failing) ends after a new connection of the
+ *   same client id registered, the new, live connection left the table: a later connect
+ *   with that id no longer closed it, so two connections served one client id, and the
+ *   session layer no longer found it to give it messages. The count of connected clients
+ *   still drops by one: the closing connection was counted when it registered.
  */
 import type { Aedes, Client } from 'aedes'
 import { publishWillOnTakeover } from '../will-on-takeover.js'
 
 interface Registry {
   registerClient: (client: Client) => void
+  unregisterClient: (client: Client) => void
   clients: Record<string, Client | undefined>
 }
 
@@ -37,5 +48,11 @@ export function skipClosedClientRegistration (aedes: Aedes): void {
     // takeover: its will stays.
     if (previous !== undefined && previous !== next && previous.closed !== true && !publishWillOnTakeover(previous.clean, next.clean)) previous.will = null
     register(client)
+  }
+  const unregister = broker.unregisterClient.bind(aedes)
+  broker.unregisterClient = (client) => {
+    const current = broker.clients[client.id]
+    unregister(client)
+    if (current !== undefined && current !== client) broker.clients[client.id] = current
   }
 }

@@ -42,8 +42,8 @@ export class Reaper {
   readonly #match: (topic: string) => Promise<Subscription[]>
   /** Sessions adopted by another node, by adopter, whose adoption it has not confirmed yet. */
   readonly #unconfirmed = new Map<string, string>()
-  /** Checks run when an adoption is confirmed. */
-  readonly #confirmWaiters = new Set<() => void>()
+  /** Called with each client id whose adoption is confirmed. */
+  readonly #confirmWaiters = new Set<(clientId: string) => void>()
 
   constructor (ctx: SessionContext, parts: ReaperParts) {
     this.#ctx = ctx
@@ -73,7 +73,7 @@ export class Reaper {
   adoptionConfirmed (clientId: string, sender: string): void {
     if (this.#unconfirmed.get(clientId) !== sender) return
     this.#unconfirmed.delete(clientId)
-    for (const check of this.#confirmWaiters) check()
+    for (const confirm of this.#confirmWaiters) confirm(clientId)
   }
 
   /**
@@ -81,21 +81,24 @@ export class Reaper {
    * at most HANDOVER_CONFIRM_MS (an adopter may die too); returns how many did not.
    */
   async #confirmed (ids: string[]): Promise<number> {
-    const pending = (): number => ids.filter(id => this.#unconfirmed.has(id)).length
-    if (pending() === 0) return 0
-    await new Promise<void>(resolve => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#confirmWaiters.delete(check)
-        resolve()
-      }
-      const check = (): void => { if (pending() === 0) done() }
-      const timer = setTimeout(done, HANDOVER_CONFIRM_MS)
-      this.#confirmWaiters.add(check)
-    })
-    const left = ids.filter(id => this.#unconfirmed.has(id))
-    for (const id of left) this.#unconfirmed.delete(id)
-    return left.length
+    // One set of what is still awaited: each confirmation costs O(1), not a scan of `ids`.
+    const waiting = new Set(ids.filter(id => this.#unconfirmed.has(id)))
+    if (waiting.size > 0) {
+      await new Promise<void>(resolve => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.#confirmWaiters.delete(confirm)
+          resolve()
+        }
+        const confirm = (clientId: string): void => {
+          if (waiting.delete(clientId) && waiting.size === 0) done()
+        }
+        const timer = setTimeout(done, HANDOVER_CONFIRM_MS)
+        this.#confirmWaiters.add(confirm)
+      })
+    }
+    for (const id of waiting) this.#unconfirmed.delete(id)
+    return waiting.size
   }
 
   /**

@@ -497,8 +497,8 @@ export const MUTATIONS: Mutation[] = [
     claim: 'drain-hands-over',
     file: 'src/sessions/reaper.ts',
     what: "a stopping node leaves without waiting for its adopters' confirmation",
-    find: '    if (this.#unconfirmed.size === 0) return\n',
-    replace: '    return\n',
+    find: '    if (waiting.size > 0) {\n',
+    replace: '    if (waiting.size < 0) {\n',
     tests: [{ file: T.promisesAdmin, names: ['a drained node closes its clients without publishing their wills'] }, { file: 'test/integration/rolling-restart.test.ts' }],
     note: 'a race: a leaving node\'s 300 ms quiet period usually covers its adopters\' route propagation; rolling-restart caught it in one of two runs (lost acknowledged messages)'
   },
@@ -1162,9 +1162,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: 'shared-node-death',
     claim: 'shared-node-death',
-    file: 'src/routing/cluster.ts',
+    file: 'src/routing/dead-members.ts',
     what: "a dead node's journal is not read for its shared group messages",
-    find: '        this.#shared.redispatch(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0)\n',
+    find: '        this.#deps.redispatch({ ...m, share: m.share })\n',
     replace: '',
     tests: [{ file: T.sharedNodeDeath }]
   },

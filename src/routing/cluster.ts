@@ -5,7 +5,8 @@
  * Join: listen on the inbox, take the lease, say hello to every live peer (each answers
  * with its current delta number, so a change made while we were joining is not missed),
  * then load every peer's routes from Redis. Leave: drop the lease and the route set, and
- * tell the peers. A member whose lease a peer reaped rejoins under a new id.
+ * tell the peers. A member whose lease a peer reaped rejoins under a new id. Peers that
+ * stopped beating are dropped and reaped by DeadMembers (dead-members.ts).
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
@@ -14,6 +15,7 @@ import type { RedisConnections } from '../redis/client.js'
 import { FRAME_VERSION, LEGACY_FRAME_VERSION, type FrameVersion, type InboxRecord, type PublishRecord } from './frames.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
+import { DeadMembers, REAP_QUIET_MS, type ReapedHook } from './dead-members.js'
 import { ClusterEmitter, type Message } from './emitter.js'
 import { PeerBus } from './peer-bus.js'
 import { Inbox } from './inbox.js'
@@ -83,7 +85,7 @@ export interface MemberHooks {
    * This node reaped `memberId`: its wills and sessions are ours to settle. Call
    * `dropRoutes` after the adopters took their routes and before replaying the journal.
    */
-  reaped: (memberId: string, live: string[], dropRoutes: () => Promise<void>) => Promise<void>
+  reaped: ReapedHook
 }
 
 /**
@@ -96,8 +98,6 @@ const INBOX_PING_MS = 1000
 const ACK_TIMEOUT_MS = 2000
 /** Frames not yet accepted by Redis above which QoS 0 publishers wait (back-pressure). */
 const BACKPRESSURE_BYTES = 8 * 1024 * 1024
-/** After a dead member's routes are dropped, how long before its journal is replayed. */
-const REAP_QUIET_MS = 300
 /** When this node accepted the PUBLISH of the message with `payload` (wall-clock ms), if known. */
 export type PublishTimeLookup = (payload: unknown) => number | undefined
 /**
@@ -116,8 +116,7 @@ export class ClusterRouting {
   readonly #deps: ClusterRoutingDeps
   readonly #log: Logger
   readonly #peers = new Set<string>()
-  /** Peers missing from the live members since (ms), not yet reaped. */
-  readonly #missingSince = new Map<string, number>()
+  readonly #dead: DeadMembers
   readonly #outbox: Outbox
   readonly #inbox: Inbox
   readonly #journal: Journal
@@ -206,7 +205,7 @@ export class ClusterRouting {
       log: this.#log,
       events: {
         onMembers: (live) => this.#onMembers(live),
-        onReaped: (dead) => { void this.#reap(dead) },
+        onReaped: (dead) => { void this.#dead.reap(dead) },
         onLeaseLost: () => { void this.#rejoin() }
       }
     })
@@ -243,6 +242,20 @@ export class ClusterRouting {
       closed: async () => { if (deps.leaveWithEmitter !== false) await this.close() },
       ...(deps.refuseListener === undefined ? {} : { refuse: deps.refuseListener })
     }, deps.emitterOptions, deps.sharedStrategy)
+    this.#dead = new DeadMembers({
+      redis,
+      keys,
+      leaseTtlMs: deps.leaseTtlMs,
+      log: this.#log,
+      self: () => this.#memberId,
+      peers: () => this.#peers,
+      sayGone: (to, memberId) => this.#outbox.add(to, w => w.gone(memberId)),
+      dropPeer: (m) => this.#dropPeer(m),
+      journal: (m) => this.#journal.messages(m),
+      redispatch: (m) => this.#shared.redispatch(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0),
+      reaped: () => this.#members?.reaped,
+      ...(deps.onReaped === undefined ? {} : { onReaped: deps.onReaped })
+    })
     this.#shared = new SharedDispatch({
       emitter: this.emitter,
       strategy: deps.sharedStrategy ?? 'round_robin',
@@ -592,7 +605,7 @@ export class ClusterRouting {
   }
 
   #dropPeer (memberId: string): void {
-    this.#missingSince.delete(memberId)
+    this.#dead.forget(memberId)
     this.#journal.forget(memberId)
     if (!this.#peers.delete(memberId)) return
     this.#sync.drop(memberId)
@@ -631,19 +644,7 @@ export class ClusterRouting {
 
   /** Membership anti-entropy after each beat, plus the route digest check. */
   #onMembers (live: ReadonlySet<string>): void {
-    // A peer whose lease just expired is still routed to until its reaper says `gone`
-    // (its journal keeps what is sent meanwhile for the new owners of its sessions), or
-    // until it has been missing for a whole lease time (its reaper died too).
-    const now = Date.now()
-    for (const p of [...this.#peers]) {
-      if (live.has(p)) {
-        this.#missingSince.delete(p)
-        continue
-      }
-      const since = this.#missingSince.get(p) ?? now
-      this.#missingSince.set(p, since)
-      if (now - since >= this.#deps.leaseTtlMs) this.#dropPeer(p)
-    }
+    this.#dead.check(live)
     for (const m of live) this.#addPeer(m)
     this.#updateFrameVersion()
     void this.#checkDigests()
@@ -659,49 +660,6 @@ export class ClusterRouting {
     } catch (err) {
       this.#log.debug({ err }, 'route digest check failed')
     }
-  }
-
-  /**
-   * Settles members whose lease this node swept: their sessions first (wills, adoption:
-   * the adopters take routes for them), then their routes go, and once peers have stopped
-   * sending to the dead inbox, its journal is replayed to the sessions' new owners.
-   */
-  async #reap (dead: string[]): Promise<void> {
-    for (const m of dead) {
-      this.#log.info({ memberId: m }, 'node lease expired')
-      const live = [this.#memberId, ...[...this.#peers].filter(p => !dead.includes(p) && !this.#missingSince.has(p))]
-      const dropRoutes = async (): Promise<void> => {
-        const routes = this.#deps.keys.routes(m)
-        await this.#deps.redis.cmd.del(routes.filters, routes.meta).catch((err: unknown) => this.#log.warn({ err, memberId: m }, 'dead routes not deleted'))
-        for (const p of this.#peers) this.#outbox.add(p, w => w.gone(m))
-        this.#dropPeer(m)
-        await new Promise(resolve => setTimeout(resolve, REAP_QUIET_MS))
-        await this.#redispatchJournal(m)
-      }
-      if (this.#members === undefined) await dropRoutes()
-      else await this.#members.reaped(m, live, dropRoutes).catch((err: unknown) => this.#log.error({ err, memberId: m }, 'dead node sessions not settled'))
-      if (this.#peers.has(m)) await dropRoutes()
-    }
-    this.#deps.onReaped?.(dead)
-  }
-
-  /**
-   * The QoS 1/2 shared group messages sent to a dead member in its last seconds (its
-   * journal) go to the groups' members on the live nodes: those its members had not
-   * acknowledged are not lost; those they had are delivered a second time.
-   */
-  async #redispatchJournal (memberId: string): Promise<void> {
-    let redispatched = 0
-    try {
-      for await (const m of this.#journal.messages(memberId)) {
-        if (m.share === undefined) continue
-        redispatched++
-        this.#shared.redispatch(m.share.group, m.share.filter, this.#toMessage(m.record), m.share.hash, 0)
-      }
-    } catch (err) {
-      this.#log.warn({ err, memberId }, 'dead node journal not read for its shared group messages')
-    }
-    if (redispatched > 0) this.#log.info({ memberId, redispatched }, 'dead node shared group messages given to other members')
   }
 
   /** A message as a frame's publish record, with its publish time when known. */

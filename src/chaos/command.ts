@@ -40,7 +40,8 @@ Options:
   --redis LIST       use this Redis (host:port,...) instead of starting one; the
                      *-primary-kill scenarios are then skipped (only processes started
                      here are killed), *-primary-failover sends CLUSTER FAILOVER to it
-  --node-logs DIR    write every node's whole log to DIR (one file per node process)
+  --node-logs DIR    write every node's whole log to DIR (one file per node process;
+                     the directory is created if missing)
   --json             print the result as JSON instead of the table
   --log-level LEVEL  the suite's own log on stderr (default warn)
   -h, --help

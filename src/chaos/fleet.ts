@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
 import type { Logger } from '../logger.js'
 import { signalChild } from './owned.js'
 import { killNode, running, saidCount, startNodeProcess, type NodeProcess } from './node-process.js'
@@ -33,6 +34,7 @@ export class Fleet {
   /** Starts `count` nodes one after another (a node joins faster when its peers are up). */
   static async start (count: number, entry: readonly string[], args: readonly string[], log: Logger, logDir?: string): Promise<Fleet> {
     const fleet = new Fleet(entry, args, log, logDir)
+    if (logDir !== undefined) await mkdir(logDir, { recursive: true })
     try {
       for (let i = 0; i < count; i++) fleet.#nodes.push(await fleet.#spawn(i))
     } catch (err) {

@@ -484,11 +484,21 @@ function observe (aedes: Aedes, log: Logger, metrics: BrokerMetrics): { received
     metrics.messagesReceived.inc({ qos: String(packet.qos) })
     traffic.received++
   })
+  // aedes reports an error for each delivery that fails on a connection closing on error
+  // (a session taken over with messages on their way): the connection is logged and
+  // counted once, the later errors at debug.
+  const closedOnError = new WeakSet<Client>()
   const onClientError = (client: Client, err: Error): void => {
     const problem = classifyClientError(err)
-    metrics.clientErrors.inc({ reason: problem.reason })
     if (problem.droppedPublish) metrics.messagesDropped.inc({ reason: problem.reason })
-    clientLog[problem.level]({ clientId: client.id, remote: peerOf(client), reason: problem.reason, err: { message: err.message } }, 'client connection closed on error')
+    const fields = { clientId: client.id, remote: peerOf(client), reason: problem.reason, err: { message: err.message } }
+    if (closedOnError.has(client)) {
+      clientLog.debug(fields, 'another error on a connection closed on error')
+      return
+    }
+    closedOnError.add(client)
+    metrics.clientErrors.inc({ reason: problem.reason })
+    clientLog[problem.level](fields, 'client connection closed on error')
   }
   aedes.on('clientError', onClientError)
   aedes.on('connectionError', onClientError)

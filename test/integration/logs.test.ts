@@ -6,12 +6,13 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { once } from 'node:events'
+import { once, type EventEmitter } from 'node:events'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import WebSocket from 'ws'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { loadConfig } from '../../src/config.js'
+import { sessionTakenOver } from '../../src/errors.js'
 import { createLogger } from '../../src/logger.js'
 import { closeAll, collect, connect, unique } from '../helpers/mqtt.js'
 import { ENTRY, startNodeProcess } from '../helpers/process.js'
@@ -111,6 +112,30 @@ describe('log lines of two nodes on a Redis Cluster', () => {
     assert.deepEqual(badLevels, [], 'the level is a label: trace, debug, info, warn, error or fatal')
     const twice = all.map(l => ({ keys: repeated(topLevelKeys(l)), line: l.slice(0, 200) })).filter(r => r.keys.length > 0)
     assert.deepEqual(twice, [], 'no key appears twice on a line')
+  })
+
+  test('a connection closed on error is logged and counted once, however many of its deliveries fail after the first error', async () => {
+    const clientId = unique('errs')
+    const client = await connect(url(0), { clientId, reconnectPeriod: 0 })
+    const node = nodes[0]
+    const errorsOf = async (): Promise<number> => {
+      const text = await node?.broker.metrics.registry.getSingleMetricAsString('slotmq_client_errors_total') ?? ''
+      return Number(/reason="session_taken_over"\} (\d+)/.exec(text)?.[1] ?? 0)
+    }
+    const before = await errorsOf()
+    const closed = nextEvent(client, 'close', 'the node to close the connection on error')
+    const connection = (node?.broker.aedes as unknown as { clients: Record<string, EventEmitter> } | undefined)?.clients[clientId]
+    assert.ok(connection !== undefined, `node 0 has ${clientId} in its client table`)
+    // What aedes does for each delivery whose outgoing update fails (lib/client.js writeQoS):
+    // three deliveries of a connection whose session was taken over meanwhile.
+    for (let i = 0; i < 3; i++) connection.emit('error', sessionTakenOver())
+    await closed
+    const lines = (): string[] => node?.lines.filter(l => l.includes(clientId) && l.includes('closed on error')) ?? []
+    await until('the error line of the connection', () => lines().length > 0, 10_000, { observed: lines })
+    const entries = lines().map(l => JSON.parse(l) as { msg: string, level: string })
+    assert.equal(entries.filter(e => e.msg === 'client connection closed on error').length, 1, `one line for the connection: ${JSON.stringify(entries)}`)
+    assert.deepEqual(entries.filter(e => e.msg === 'another error on a connection closed on error').map(e => e.level), ['debug', 'debug'], 'the later errors at debug')
+    assert.equal(await errorsOf(), before + 1, 'slotmq_client_errors_total counts the connection once')
   })
 
   test('a client error line names the peer address and port, over TCP and over WebSocket', async () => {

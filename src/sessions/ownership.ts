@@ -38,6 +38,11 @@ import { noop, type ClientLike, type ClientRef, type OwnedSession, type SessionC
 const RELEASE_WAIT_MS = 500
 /** How long a node that lost a session keeps forwarding what still arrives for it. */
 const MOVED_GRACE_MS = 5000
+/**
+ * How long a connection closed by a takeover waits for the new connection's clean session
+ * flag (its will depends on it) before it closes anyway, publishing its will.
+ */
+const WILL_RULE_READ_MS = 1000
 /** Longest time between two checks for expired parked sessions. */
 const EXPIRY_CHECK_MS = 30_000
 
@@ -351,20 +356,27 @@ export class Ownership {
    * takeover rule (src/will-on-takeover.ts): published unless both connections have clean
    * session 0. The newer connection's flag is the session's `persistent` field on Redis,
    * read only when it decides something (this connection is persistent and has a will);
-   * if it cannot be read, the will is published, as for any connection closed without
-   * DISCONNECT [MQTT-3.1.2-8].
+   * if it cannot be read within `WILL_RULE_READ_MS`, the will is published, as for any
+   * connection closed without DISCONNECT [MQTT-3.1.2-8].
    */
   #closeTakenOver (conn: ClientLike): void {
     if (conn.clean !== false || conn.will === undefined || conn.will === null) {
       conn.close()
       return
     }
-    this.#ctx.redis.hget(this.#ctx.keys.session(conn.id).meta, 'persistent').then((persistent) => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply from Redis within ${WILL_RULE_READ_MS} ms`)), WILL_RULE_READ_MS)
+    })
+    Promise.race([this.#ctx.redis.hget(this.#ctx.keys.session(conn.id).meta, 'persistent'), late]).then((persistent) => {
       // A connection that started closing meanwhile (its socket failed) keeps its will.
       if (conn.closed !== true && !publishWillOnTakeover(false, persistent !== '1')) conn.will = null
     }, (err: unknown) => {
       this.#ctx.log?.warn({ clientId: conn.id, err }, 'clean session of the new connection not read: the will of the one taken over is published')
-    }).finally(() => { conn.close() })
+    }).finally(() => {
+      clearTimeout(timer)
+      conn.close()
+    })
   }
 
   /**

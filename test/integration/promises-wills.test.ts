@@ -12,14 +12,15 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Cluster } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
+import { Redis, type Cluster } from 'ioredis'
 import type { MqttClient } from 'mqtt'
 import { createKeySpace, type KeySpace } from '../../src/redis/keys.js'
 import { closeAll, collect, connect, connectLater, unique } from '../helpers/mqtt.js'
 import { adminHeaders, startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess, type NodeProcess } from '../helpers/process.js'
 import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
-import { until } from '../helpers/until.js'
+import { nextEvent, until } from '../helpers/until.js'
 
 const LEASE_TTL_MS = 2000
 
@@ -104,6 +105,48 @@ describe('wills on a cross-node takeover', () => {
     await until('the new connection\'s will arrived', () => seen.messages.some(m => m.payload === 'new'), 10_000)
     await markerThrough(1, `${topic}/marker`, seen)
     assert.deepEqual(seen.messages.filter(m => m.topic === `${topic}/will`).map(m => m.payload), ['old', 'new'])
+  })
+
+  test('[MQTT-3.1.2-8] a connection taken over while Redis does not answer for the new connection\'s clean session flag closes within a second, its will published', async (t) => {
+    // The session's keys on a primary that holds neither node 0's inbox nor the leases:
+    // that primary is paused while node 0 reads the flag, and nothing else waits for it.
+    await inspect.exists(keys.nodes()) // connected: the slot table is loaded
+    const primaryOf = (key: string): string => inspect.slots[calculateSlot(key)]?.[0] ?? ''
+    const inbox0 = primaryOf(keys.inbox(memberOf(0)))
+    const busy = new Set([inbox0, primaryOf(keys.nodes())])
+    let id = unique('will-unread')
+    for (let i = 0; i < 100 && busy.has(primaryOf(keys.session(id).meta)); i++) id = unique('will-unread')
+    const sessionPrimary = primaryOf(keys.session(id).meta)
+    assert.ok(!busy.has(sessionPrimary), `a client id whose session is on a third primary (inbox ${inbox0})`)
+    const open = (hostPort: string): Redis => new Redis({ host: hostPort.split(':')[0] ?? '', port: Number(hostPort.split(':')[1]) })
+    const inboxRedis = open(inbox0)
+    const sessionRedis = open(sessionPrimary)
+    const probe = open(sessionPrimary)
+    t.after(async () => {
+      await Promise.all([inboxRedis, sessionRedis].map(async r => await r.call('CLIENT', 'UNPAUSE').catch(() => {})))
+      for (const r of [inboxRedis, sessionRedis, probe]) r.disconnect()
+    })
+    await probe.ping()
+
+    const topic = unique('wills/unread')
+    const watcher = await connect(topo.urls[2] ?? '')
+    const seen = collect(watcher)
+    await watcher.subscribeAsync(topic, { qos: 1 })
+    // Both clean session 0: with the flag read, the old will would be dropped.
+    const old = await connect(topo.urls[0] ?? '', { clientId: id, clean: false, will: will(topic, 'old') })
+    const oldClosed = nextEvent(old, 'close', 'node 0 to close the connection taken over', 20_000)
+    // The takeover's kick to node 0 waits in Redis until the session's primary is paused.
+    await inboxRedis.call('CLIENT', 'PAUSE', '6000', 'WRITE')
+    connectLater(topo.urls[1] ?? '', { clientId: id, clean: false })
+    await until('node 1 took the session over', async () => await probe.hget(keys.session(id).meta, 'owner') === memberOf(1), 5000)
+    await sessionRedis.call('CLIENT', 'PAUSE', '8000', 'ALL')
+    await inboxRedis.call('CLIENT', 'UNPAUSE')
+    let pauseOver = false
+    const answered = probe.ping().then(() => { pauseOver = true })
+    await oldClosed
+    assert.equal(pauseOver, false, 'the connection closed while the session\'s primary was still paused')
+    await answered
+    await until('the old connection\'s will arrived', () => seen.messages.some(m => m.payload === 'old'), 15_000, { observed: () => seen.messages })
   })
 })
 

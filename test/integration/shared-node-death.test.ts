@@ -6,10 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import calculateSlot from 'cluster-key-slot'
+import { Redis } from 'ioredis'
+import { createKeySpace } from '../../src/redis/keys.js'
 import { closeAll, connect } from '../helpers/mqtt.js'
 import { startNodes, type Topology } from '../helpers/nodes.js'
 import { startNodeProcess } from '../helpers/process.js'
-import { uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
+import { clusterClient, uniquePrefix, useRedisCluster, type TestRedis } from '../helpers/redis.js'
 import { groupReceived, member, payloads, publishAll, silentMember, type Member } from '../helpers/shared-subs.js'
 import { until } from '../helpers/until.js'
 
@@ -91,6 +94,18 @@ describe('shared subscriptions through node death', { timeout: 180_000 }, () => 
     const hashedToDead = topics.filter(topic => !survivor.topics.includes(topic))
     assert.ok(hashedToDead.length > 0, `some topic is hashed to the doomed node's member (the survivor got ${survivor.topics.length} of ${topics.length})`)
     await doomed.kill('SIGKILL')
+    // What the publishing node goes by: Redis counts nobody on the dead inbox. Until Redis
+    // has read the killed process's closed socket (a busy machine can lag), a frame still
+    // reaches that socket and the message waits in the dead node's journal for its reaper.
+    const inbox = createKeySpace(ownPrefix).inbox(dead)
+    const inspect = clusterClient(redis.seeds)
+    t.after(() => { inspect.disconnect() })
+    await inspect.exists(inbox) // connected: the slot table is loaded
+    const [host = '', port = '0'] = (inspect.slots[calculateSlot(inbox)]?.[0] ?? '').split(':')
+    const primary = new Redis({ host, port: Number(port) })
+    t.after(() => { primary.disconnect() })
+    const listeners = async (): Promise<number> => Number((await primary.call('PUBSUB', 'SHARDNUMSUB', inbox) as [string, number])[1])
+    await until('Redis counts nobody on the dead node\'s inbox', async () => await listeners() === 0, 10_000, { observed: listeners })
     const target = hashedToDead[0] ?? ''
     await publisher.publishAsync(target, 'after the kill', { qos: 1 })
     await until('the live member got the message hashed to the dead member', () => survivor.payloads.includes('after the kill'), 10_000,

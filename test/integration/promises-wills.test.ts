@@ -147,6 +147,9 @@ describe('wills on a cross-node takeover', () => {
     assert.equal(pauseOver, false, 'the connection closed while the session\'s primary was still paused')
     await answered
     await until('the old connection\'s will arrived', () => seen.messages.some(m => m.payload === 'old'), 15_000, { observed: () => seen.messages })
+    // The next tests start from nodes that have recovered from the pause (inbox pings).
+    const health = (): unknown[] => topo.nodes.map(n => n.cluster?.health())
+    await until('every node is healthy again', () => topo.nodes.every(n => Object.values(n.cluster?.health() ?? { down: false }).every(ok => ok)), 15_000, { observed: health })
   })
 })
 

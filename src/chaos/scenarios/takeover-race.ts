@@ -24,6 +24,10 @@ interface Race {
   connackMs: number[]
   sessionAbsent: number
   failures: number
+  /** When the stream started (ms). */
+  startedAt: number
+  /** Each connection's life from its CONNACK to its close (ms; `to` unset while open). */
+  live: Array<{ from: number, to?: number }>
 }
 
 /** Slots of the two racing nodes and of the publisher (a third node when there is one). */
@@ -42,6 +46,8 @@ async function startRace (ctx: ChaosContext, rate: number): Promise<Race> {
     connackMs: [],
     sessionAbsent: 0,
     failures: 0,
+    startedAt: 0,
+    live: [],
     publisher: new Publisher({ pool: ctx.pool, ledger, clientId: `${ctx.tag}-pub`, message: () => ({ topic, retain: false }), reconnectUrls: failed => ctx.fleet.reconnectUrls(failed) }),
     open: async (slot) => {
       const started = Date.now()
@@ -49,6 +55,9 @@ async function startRace (ctx: ChaosContext, rate: number): Promise<Race> {
         const { client, connack } = await ctx.pool.open(ctx.fleet.url(slot), { clientId, clean: false, timeoutMs: 5000, onMessage: (t, p) => ledger.deliver(t, p) })
         const connackMs = Date.now() - started
         race.connackMs.push(connackMs)
+        const life: { from: number, to?: number } = { from: Date.now() }
+        race.live.push(life)
+        client.once('close', () => { life.to = Date.now() })
         if (!connack.sessionPresent) race.sessionAbsent++
         return { client, connackMs, sessionPresent: connack.sessionPresent }
       } catch {
@@ -63,12 +72,14 @@ async function startRace (ctx: ChaosContext, rate: number): Promise<Race> {
   race.connackMs.length = 0
   race.sessionAbsent = 0
   await race.publisher.connect(ctx.fleet.url(slots(ctx).pub))
+  race.startedAt = Date.now()
   race.publisher.startRate(rate)
   return race
 }
 
 /** Stops the stream, waits for delivery to settle on the last connection, books the counts. */
 async function endRace (ctx: ChaosContext, race: Race, result: RunResult, last: () => MqttClient | undefined): Promise<void> {
+  result.figures.connectedPct = connectedPercent(race.live, race.startedAt, Date.now())
   race.publisher.stopRate()
   await race.publisher.drained(5000)
   race.publisher.stop()
@@ -140,4 +151,21 @@ export const takeoverRaceSimultaneous: Scenario = {
     result.checks.push({ name: 'exactly one connection of each pair survives', ok: bothSurvived === 0 && noneSurvived === 0, detail: `${rounds} rounds: both survived ${bothSurvived}, none survived ${noneSurvived}` })
     await endRace(ctx, race, result, () => last)
   }
+}
+
+/**
+ * The share of [from, to] during which the client id had a connection past its CONNACK and
+ * not yet closed (overlapping lives counted once), in percent: a client that holds a live
+ * connection only part of the time consumes only that part of the stream.
+ */
+export function connectedPercent (lives: ReadonlyArray<{ from: number, to?: number }>, from: number, to: number): number {
+  const spans = lives.map(l => [Math.max(l.from, from), Math.min(l.to ?? to, to)] as const).filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0])
+  let covered = 0
+  let end = from
+  for (const [a, b] of spans) {
+    if (b <= end) continue
+    covered += b - Math.max(a, end)
+    end = b
+  }
+  return to > from ? Math.round(100 * covered / (to - from)) : 0
 }

@@ -45,6 +45,8 @@ export class OutgoingQueue {
   readonly #sends: Coalescer<Written>
   /** PUBACKs, written per connection and turn of the event loop. */
   readonly #acks: Coalescer<Written>
+  /** Per connection: the latest `update` not settled yet (see `update`). */
+  readonly #updating = new WeakMap<object, Promise<void>>()
 
   constructor (ctx: SessionContext, owners: Ownership, gate: DeliveryGate, deferred: DeferredDeliveries) {
     this.#ctx = ctx
@@ -265,13 +267,28 @@ export class OutgoingQueue {
    * more, and whoever replays the queue later sees the identifier, so a message the old
    * connection got goes to the new one with DUP [MQTT-4.4.0-1].
    */
-  async update (client: ClientRef, packet: Packet): Promise<void> {
+  update (client: ClientRef, packet: Packet): Promise<void> {
+    // aedes writes each packet when its update settles, so the updates of one connection
+    // settle in the order aedes asked for them: each waits for the one before it to settle
+    // (after its own Redis work, which stays pipelined). Otherwise a message queued while
+    // the replay ran, sent live once it ended (a script call), and the next one, given from
+    // memory (none), would swap places.
+    const before = this.#updating.get(client)
+    const run = this.#update(client, packet, before)
+    this.#updating.set(client, run)
+    const settled = (): void => { if (this.#updating.get(client) === run) this.#updating.delete(client) }
+    run.then(settled, settled)
+    return run
+  }
+
+  async #update (client: ClientRef, packet: Packet, before: Promise<void> | undefined): Promise<void> {
     // The old connection on another node may have been sent it too [MQTT-3.3.1-1].
     if (packet.cmd === 'publish' && this.#owners.mayOverlap(client)) packet.dup = true
     const ref = refOf(packet)
     const messageId = packet.messageId
     if (messageId !== undefined && this.#recorded.get(client)?.get(messageId) === ref) {
       // Recorded with its replay batch (`#recordBatch`).
+      if (before !== undefined) await before.then(noop, noop)
       this.#recorded.get(client)?.delete(messageId)
       if (!this.#owners.holds(client)) throw sessionTakenOver()
       this.#sentWith(client).set(messageId, ref)
@@ -280,6 +297,7 @@ export class OutgoingQueue {
     const deferred = this.#deferred.get(client, ref)
     if (deferred !== undefined && messageId !== undefined && packet.cmd === 'publish') {
       // Kept in memory (deferred.ts): nothing to write while the connection holds it.
+      if (before !== undefined) await before.then(noop, noop)
       if (!this.#owners.holds(client)) throw sessionTakenOver()
       deferred.messageId = messageId
       this.#sentWith(client).set(messageId, ref)
@@ -290,6 +308,8 @@ export class OutgoingQueue {
       // Live deliveries to one connection in the same turn share one script call.
       await this.#sends.add(`${epoch} ${client.id}`, { clientId: client.id, epoch, messageId, ref })
       this.#sentWith(client).set(messageId, ref)
+      // Replies come in order, but several in one read settle in the same turn.
+      if (before !== undefined) await before.then(noop, noop)
       return
     }
     const result = await this.#ctx.scripts.session(client.id).update(epoch, ref, Number(packet.messageId), encodeStoredPacket(packet), this.#ctx.settings.ackMemoryMs)
@@ -300,6 +320,7 @@ export class OutgoingQueue {
     // Gone from the queue (acknowledged meanwhile, or dropped by the cap): sent anyway,
     // untracked; aedes would close the connection on an error here.
     if (result === 'missing') this.#ctx.log?.debug({ clientId: client.id, messageId: packet.messageId }, 'sent message no longer queued')
+    if (before !== undefined) await before.then(noop, noop)
   }
 
   /** Refs of the messages sent to one connection, by packet identifier, until acknowledged. */

@@ -23,7 +23,7 @@ function row (r: RunResult): string[] {
   return [r.scenario, String(r.run), String(r.published), String(r.acknowledged), String(r.delivered), String(r.lost), String(r.duplicated), String(r.outOfOrder), verdict(r), figures(r.figures)]
 }
 
-/** Counts summed; figures ending in Ms as min-max over the runs, other numbers summed. */
+/** Counts summed; figures ending in Ms or Pct as min-max over the runs, other numbers summed. */
 function summaryRow (scenario: string, runs: RunResult[]): string[] {
   const done = runs.filter(r => r.skipped === undefined)
   const sum = (f: (r: RunResult) => number): string => String(done.reduce((n, r) => n + f(r), 0))
@@ -31,7 +31,7 @@ function summaryRow (scenario: string, runs: RunResult[]): string[] {
   const aggregated = keys.flatMap(k => {
     const values = done.map(r => r.figures[k]).filter((v): v is number => typeof v === 'number')
     if (values.length === 0) return []
-    if (k.endsWith('Ms')) {
+    if (k.endsWith('Ms') || k.endsWith('Pct')) {
       const min = Math.min(...values)
       const max = Math.max(...values)
       return [`${k}=${min === max ? min : `${min}-${max}`}`]

@@ -7,7 +7,8 @@
 #   scripts/stability-loop.sh [RUNS] [RESULTS]     defaults: 20, ./stability-loop.txt
 #
 # Stops after RUNS runs, or after the run in progress when the file RESULTS.stop exists.
-# The logs of each run: RESULTS.run-<n>.log. Needs redis-server on the PATH.
+# The logs of each run: RESULTS.run-<n>.log; the clone is removed at the end. Needs
+# redis-server on the PATH.
 set -u
 runs=${1:-20}
 results=$(realpath -m "${2:-stability-loop.txt}")
@@ -24,7 +25,7 @@ broker=$!
     timeout 60 node bin/slotmq.js bench p2p --pub "127.0.0.1:$port" --duration 20 --progress 0 > /dev/null 2>&1
   done ) &
 load=$!
-trap 'kill "$broker" 2> /dev/null; wait "$load" 2> /dev/null' EXIT
+trap 'kill "$broker" 2> /dev/null; wait "$load" 2> /dev/null; rm -rf "$clone"' EXIT
 
 echo "--- $(date -u +%FT%TZ): $runs runs of npm test beside a bench p2p loop, clone $clone" >> "$results"
 for i in $(seq 1 "$runs"); do

@@ -252,7 +252,7 @@ export function protocolSuite (name: string, start: () => Promise<Topology>, opt
         // Published after it by the same client on the same topic: every copy of `new i`
         // that arrives at all arrives before it.
         await pub.publishAsync(`${base}/new/${i}`, `marker ${i}`, { qos: 1 })
-        await until(`marker ${i} arrives`, () => got.messages.some(m => m.payload === `marker ${i}`), 5000, { observed: () => got.messages.length })
+        await until(`marker ${i} arrives`, () => got.messages.some(m => m.payload === `marker ${i}`), 10_000, { observed: () => got.messages.length })
         const copies = got.messages.filter(m => m.payload === `new ${i}`)
         assert.equal(copies.length, 1, `try ${i}: ${copies.length} copies of the new message`)
         const seen = got.messages.map(m => `${m.topic} ${m.payload}`)

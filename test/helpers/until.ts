@@ -36,6 +36,10 @@ export async function until (what: string, check: () => boolean | Promise<boolea
   }
   while (!(await attempt())) {
     if (Date.now() - started > timeoutMs) {
+      // After a stall of this process (a busy machine) timers run before the sockets are
+      // read: let what arrived meanwhile be handled, then look once more.
+      await new Promise(resolve => setImmediate(resolve))
+      if (await attempt()) break
       throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}; last observed: ${await describe(opts.observed, last)}`)
     }
     await new Promise(resolve => setTimeout(resolve, opts.intervalMs ?? 10))

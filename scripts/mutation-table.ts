@@ -998,7 +998,7 @@ export const MUTATIONS: Mutation[] = [
     claim: 'order-per-publisher',
     file: 'src/routing/cluster.ts',
     what: 'a peer publish is delivered when its offline queueing is done, not in arrival order',
-    find: '    this.#inOrder(queued, () => this.emitter.deliver(message))',
+    find: '    this.#order.after(queued, () => this.emitter.deliver(message))',
     replace: '    void Promise.resolve(queued).then(() => this.emitter.deliver(message))',
     tests: [{ file: T.clusterRouting, names: ['1000 messages from one publisher arrive on another node complete and in order'] }],
     note: 'equivalent for order: the offline-queue writes of one sender complete in order (one connection per shard, replies in order); in the first pass the file hung at teardown, in the second it passed'

@@ -6,17 +6,21 @@
  * with its current delta number, so a change made while we were joining is not missed),
  * then load every peer's routes from Redis. Leave: drop the lease and the route set, and
  * tell the peers. A member whose lease a peer reaped rejoins under a new id. Peers that
- * stopped beating are dropped and reaped by DeadMembers (dead-members.ts).
+ * stopped beating are dropped and reaped by DeadMembers (dead-members.ts). Inbox records
+ * are dispatched here; peer messages are delivered in arrival order (delivery-order.ts), and
+ * the frame version written follows what the peers read (frame-version.ts).
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import type { ClusterStats } from '../metrics.js'
 import type { RedisConnections } from '../redis/client.js'
-import { FRAME_VERSION, LEGACY_FRAME_VERSION, type FrameVersion, type InboxRecord, type PublishRecord } from './frames.js'
+import { FRAME_VERSION, type InboxRecord, type PublishRecord } from './frames.js'
 import type { KeySpace } from '../redis/keys.js'
 import type { Scripts } from '../redis/scripts.js'
 import { DeadMembers, REAP_QUIET_MS, type ReapedHook } from './dead-members.js'
+import { DeliveryOrder } from './delivery-order.js'
 import { ClusterEmitter, type Message } from './emitter.js'
+import { FrameVersionChoice } from './frame-version.js'
 import { PeerBus } from './peer-bus.js'
 import { Inbox } from './inbox.js'
 import { Journal } from './journal.js'
@@ -135,20 +139,19 @@ export class ClusterRouting {
   #admin: AdminHook | undefined
   #rejoined: (() => void) | undefined
   #starting: Promise<void> | undefined
-  /** Deliveries wait behind this while an inbound hook runs, to keep their order. */
-  #deliveries: Promise<void> | undefined
+  /** Deliveries wait behind the inbound hook and direct handlers of earlier ones. */
+  readonly #order = new DeliveryOrder()
   /** Publishes sent to peers and received from them. */
   readonly counts = { forwarded: 0, received: 0, frameErrors: 0 }
   /** When this node accepted the PUBLISH of a message, by its payload (see setPublishTimes). */
   #publishTime: PublishTimeLookup | undefined
-  /** The inbox frame version this node writes now (see #updateFrameVersion). */
-  #frameVersion: FrameVersion = FRAME_VERSION
-  /** A peer of a release that reads legacy frames only was live since the last version 3. */
-  #olderPeers = false
+  /** Which inbox frame version this node writes (frame-version.ts). */
+  readonly #frameVersion: FrameVersionChoice
 
   constructor (deps: ClusterRoutingDeps) {
     this.#deps = deps
     this.#log = deps.log.child({ module: 'routing' })
+    this.#frameVersion = new FrameVersionChoice(this.#log)
     this.#memberId = deps.memberId
     const { redis, keys, scripts } = deps
     let markReady: () => void = () => {}
@@ -157,7 +160,7 @@ export class ClusterRouting {
 
     this.#outbox = new Outbox({
       sender: () => this.#memberId,
-      version: () => this.#frameVersion,
+      version: () => this.#frameVersion.version,
       inbox: (m) => keys.inbox(m),
       send: redis.send,
       sendJournaled: async (m, frame) => await this.#journal.appendAndSend(m, frame),
@@ -554,29 +557,21 @@ export class ClusterRouting {
    */
   #deliver (message: Message, origin?: FrameOrigin): Promise<void> | undefined {
     const hook = this.#inbound
-    if (this.#deliveries === undefined && (hook === undefined || message.qos === 0)) {
+    if (this.#order.idle && (hook === undefined || message.qos === 0)) {
       this.emitter.deliver(message)
       return undefined
     }
     const queued = hook !== undefined && message.qos !== 0
       ? hook(message, origin).catch((err: unknown) => this.#log.warn({ err, topic: message.topic }, 'queueing a peer publish failed'))
       : undefined
-    this.#inOrder(queued, () => this.emitter.deliver(message))
+    this.#order.after(queued, () => this.emitter.deliver(message))
     return queued
   }
 
   /** A message for a member of a shared group here, in order behind earlier deliveries. */
   #receiveShared (group: string, filter: string, message: Message, hash: number, hops: number): void {
-    if (this.#deliveries === undefined) this.#shared.receive(group, filter, message, hash, hops)
-    else this.#inOrder(undefined, () => this.#shared.receive(group, filter, message, hash, hops))
-  }
-
-  /** Runs `then` after every earlier delivery and after `work`. */
-  #inOrder (work: Promise<void> | undefined, then: () => void): void {
-    const before = this.#deliveries ?? Promise.resolve()
-    const next = (work === undefined ? before : Promise.all([before, work])).then(then)
-    this.#deliveries = next
-    void next.then(() => { if (this.#deliveries === next) this.#deliveries = undefined })
+    if (this.#order.idle) this.#shared.receive(group, filter, message, hash, hops)
+    else this.#order.after(undefined, () => this.#shared.receive(group, filter, message, hash, hops))
   }
 
   /**
@@ -586,7 +581,7 @@ export class ClusterRouting {
   #direct (clientId: string, message: Message, sender: string): Promise<void> {
     const work = Promise.resolve(this.bus.dispatch({ kind: 'direct', clientId, message }, sender))
       .catch((err: unknown) => this.#log.warn({ err, clientId }, 'forwarded session message not queued'))
-    this.#inOrder(work, () => {})
+    this.#order.after(work, () => {})
     return work
   }
 
@@ -615,31 +610,9 @@ export class ClusterRouting {
     this.#updateFrameVersion()
   }
 
-  /**
-   * Chooses the inbox frame version this node writes: the newest while every peer (the
-   * live members, and peers missing but not yet dropped) announced with its lease that it
-   * reads it, the legacy one otherwise. Not the receiver's alone: a frame journaled for a
-   * member is read by whichever member reaps it. A peer met before a beat listed it counts
-   * as legacy until one does. Every version is read, whichever is written.
-   */
+  /** Chooses the inbox frame version again (frame-version.ts) after the peers changed. */
   #updateFrameVersion (): void {
-    const versions = this.#registry.frameVersions
-    const legacy = [...this.#peers].filter(p => (versions.get(p) ?? LEGACY_FRAME_VERSION) < FRAME_VERSION)
-    // Peers a beat listed with an older version; the others joined since (not news).
-    const older = legacy.filter(p => versions.has(p))
-    if (older.length > 0 && !this.#olderPeers) {
-      this.#olderPeers = true
-      this.#log.info({ peers: older }, 'a peer reads only legacy inbox frames: frames to peers carry no publish times')
-    }
-    const version = legacy.length === 0 ? FRAME_VERSION : LEGACY_FRAME_VERSION
-    if (version === this.#frameVersion) return
-    this.#frameVersion = version
-    if (version === LEGACY_FRAME_VERSION) {
-      this.#log.debug({ peers: legacy }, 'legacy inbox frames until every peer announced its frame version')
-    } else {
-      this.#log[this.#olderPeers ? 'info' : 'debug']({ version }, 'every peer reads the newest inbox frames: publish times go to peers')
-      this.#olderPeers = false
-    }
+    this.#frameVersion.update(this.#peers, this.#registry.frameVersions)
   }
 
   /** Membership anti-entropy after each beat, plus the route digest check. */
